@@ -1,0 +1,225 @@
+"""Plain-text cleaner: keep the article's lines, drop the page's chrome, find title, date and byline.
+
+A first, rule-based cleaner. Each line (or hard-wrapped block) is classed by evidence that holds on
+any site: length and sentence shape, stop-word density, UI-chrome and caption patterns, and its
+position relative to the article's main run of prose. Nothing here names a site.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from flows.clean.metadata import ALL_STOPWORDS, find_author, find_date
+
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+_WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*", re.UNICODE)
+_SENTENCE_END = re.compile(r"[.!?…:;][\"'”’»)\]]*$")
+
+# Lines of a page's interface, never of an article. Generic web vocabulary, matched whole.
+_CHROME = re.compile(
+    r"^(?:top of (?:the )?page|bottom of (?:the )?page|back to top|skip to (?:main )?content|"
+    r"exit mobile version|toggle navigation|main menu|menu|search|home|advertisement|advert|ad|sponsored|"
+    r"subscribe(?: now)?|sign in|sign up|log ?in|register|print|share(?: this)?(?: article| story| on)?|"
+    r"follow us|loading\.*|close|next|previous|more|show more|see more|load more|comments?|"
+    r"cookie settings|accept(?: all)?(?: cookies)?)\W*$",
+    re.I,
+)
+_SOCIAL = frozenset(
+    "share tweet email e-mail print facebook twitter x whatsapp linkedin pinterest reddit telegram "
+    "messenger copy link flipboard threads bluesky mastodon instagram youtube tiktok".split()
+)
+_READING_TIME = re.compile(r"^\d+\s*(?:min|mins|minute|minutes)\.?\s*(?:read|reading|to read)?\W*$", re.I)
+# Prefixes of teasers and prompts that point away from the article.
+_TEASER = re.compile(
+    r"^(?:read (?:also|more|next)|also read|see also|related(?: articles?| stories| posts)?|recommended|"
+    r"more (?:from|on|stories)|latest (?:from|news)|you (?:may|might) (?:also )?like|most (?:read|popular)|"
+    r"trending|watch|listen|don't miss|further reading)\b\s*[:|–—-]?",
+    re.I,
+)
+# Lines after which the article is over: comment forms, related-content blocks, author boxes.
+_END_MARKER = re.compile(
+    r"^(?:leave a (?:reply|comment)|post a comment|\d+\s+comments?|comments? \(\d+\)|join the (?:conversation|discussion)|"
+    r"related (?:articles|posts|stories|news|content)|more (?:from|stories)|latest from|you (?:may|might) also like|"
+    r"recommended for you|about the author|tags?:|filed under|share this|"
+    r"sign up for|subscribe to our|get our newsletter)\b",
+    re.I,
+)
+_PROMPT = re.compile(
+    r"your email address will not be published|required fields are marked|all rights reserved|^©|^copyright\b|"
+    r"\bcookies?\b.*\b(?:consent|accept|policy|settings)\b|click here to|sign up for (?:our|the) newsletter",
+    re.I,
+)
+# Photo captions and credits: "(Agency/Name)", "PHOTO: ...", "AGENCY/Name Name".
+_CAPTION = re.compile(
+    r"\((?:[A-Z][\w.&' -]*/)+\s*[A-Z][\w.&' -]*\)\s*$|^(?:file )?(?:photo|image|picture|graphic|video)\s*:|"
+    r"\b[A-Z]{2,}(?: [A-Z]{2,})*/[A-Z][a-z]+|\b(?:photo|image|picture) (?:credit|by|courtesy)\b|"
+    r"\b(?:getty images|shutterstock|file photo)\b",
+    re.I if False else 0,
+)
+
+
+@dataclass(frozen=True)
+class TextMetadata:
+    """What the plain-text cleaner found besides the body."""
+
+    title: str | None
+    published: datetime | None
+    author: str | None
+
+
+@dataclass(frozen=True)
+class _Unit:
+    text: str
+    words: int
+    kind: str  # prose | short | chrome | end | drop
+
+
+def clean_text(content: str) -> tuple[str, TextMetadata]:
+    """Return the article body (paragraphs separated by blank lines) and the metadata found in the head."""
+    units = [_classify(u) for u in _units(content)]
+    prose = [i for i, u in enumerate(units) if u.kind == "prose"]
+    if not prose:
+        # Nothing reads like an article: keep every plausible line rather than lose the page.
+        keep = [u for u in units if u.kind in ("short",) and u.words >= 4]
+        title = keep[0].text if keep else None
+        return "\n\n".join(u.text for u in keep[1:]), TextMetadata(title, _first_date(units), None)
+
+    # The article starts at its first sentence-shaped paragraph; a short question or
+    # exclamation before it is a headline, not the body.
+    first = next((i for i in prose if _is_paragraph(units[i])), prose[0])
+    end = len(units)
+    for i in range(first + 1, len(units)):
+        if units[i].kind == "end":
+            end = i
+            break
+    last = max(i for i in prose if i < end)
+    head = units[:first]
+    title = _pick_title(head)
+    body: list[_Unit] = []
+    for i in range(first, last + 1):
+        u = units[i]
+        if u.kind == "prose" or (u.kind == "short" and _is_subheading(units, i, first, last)):
+            body.append(u)
+    body = _drop_closing_box(body)
+    published = _first_date(head + units[first : first + 2])
+    author = next((a for a in (find_author(u.text) for u in head + units[first : first + 1]) if a), None)
+    return "\n\n".join(u.text for u in body), TextMetadata(title, published, author)
+
+
+def _units(content: str) -> list[str]:
+    """Lines of the page, whitespace-normalised; hard-wrapped blocks are joined back into paragraphs."""
+    lines = [_SPACES.sub(" ", line).strip() for line in content.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    blocks: list[list[str]] = [[]]
+    for line in lines:
+        if line:
+            blocks[-1].append(line)
+        elif blocks[-1]:
+            blocks.append([])
+    blocks = [b for b in blocks if b]
+    if _hard_wrapped(blocks):
+        return [" ".join(b) for b in blocks]
+    return [line for b in blocks for line in b]
+
+
+def _hard_wrapped(blocks: list[list[str]]) -> bool:
+    """True when text was wrapped at a fixed width: most lines inside multi-line blocks fill the width."""
+    inner = [line for b in blocks if len(b) > 1 for line in b[:-1]]
+    if len(inner) < 4:
+        return False
+    width = max(len(line) for b in blocks for line in b)
+    if width > 120:
+        return False
+    full = sum(len(line) >= 0.6 * width for line in inner)
+    return full >= 0.7 * len(inner)
+
+
+def _classify(text: str) -> _Unit:
+    words = _WORD.findall(text)
+    n = len(words)
+    lower = [w.lower() for w in words]
+    if _END_MARKER.match(text) and n <= 10:
+        kind = "end"
+    elif (
+        _CHROME.match(text)
+        or _READING_TIME.match(text)
+        or (n and all(w.startswith("icon") or w in _SOCIAL for w in lower))
+        or _PROMPT.search(text)
+        or _TEASER.match(text)
+        or _CAPTION.search(text)
+        or _is_slug(words, lower)
+    ):
+        kind = "chrome"
+    elif _is_prose(text, n, lower):
+        kind = "prose"
+    else:
+        kind = "short"
+    return _Unit(text, n, kind)
+
+
+def _is_prose(text: str, n: int, lower: list[str]) -> bool:
+    """A sentence or more of running text: long enough, ends like a sentence or is long, has function words."""
+    if n < 8:
+        return False
+    stop_share = sum(w in ALL_STOPWORDS for w in lower) / n
+    if n < 15 and not _SENTENCE_END.search(text):
+        return False
+    return stop_share >= 0.12 or (n >= 25 and stop_share >= 0.05)
+
+
+def _is_paragraph(u: _Unit) -> bool:
+    """Prose that reads as a paragraph of the article rather than a headline."""
+    return u.words >= 20 or (u.words >= 12 and u.text.rstrip("\"'”’»)]").endswith((".", "…")))
+
+
+def _drop_closing_box(body: list[_Unit]) -> list[_Unit]:
+    """Drop a closing author or publisher box: a short name line, then one paragraph about that name."""
+    if len(body) >= 3 and body[-2].kind == "short" and body[-2].words <= 6:
+        name = body[-2].text.strip(" :")
+        if name and name.lower() in body[-1].text.lower():
+            return body[:-2]
+    return body
+
+
+def _is_slug(words: list[str], lower: list[str]) -> bool:
+    """Machine-made lines (file names, wire slugs): many tokens, mostly digits or capitals, no function words."""
+    if len(words) < 4 or any(w in ALL_STOPWORDS for w in lower):
+        return False
+    machine = sum(any(c.isdigit() for c in w) or (w.isupper() and len(w) > 1) for w in words)
+    return machine >= 0.5 * len(words)
+
+
+def _is_subheading(units: list[_Unit], i: int, first: int, last: int) -> bool:
+    """A short line inside the body, between prose on both sides, shaped like a heading."""
+    u = units[i]
+    if not 3 <= u.words <= 20 or find_date(u.text) or _SENTENCE_END.search(u.text):
+        return False
+    before = next((units[j] for j in range(i - 1, first - 1, -1) if units[j].kind != "drop"), None)
+    after = next((units[j] for j in range(i + 1, last + 1) if units[j].kind != "drop"), None)
+    return bool(before and after and before.kind == "prose" and after.kind == "prose")
+
+
+def _pick_title(head: list[_Unit]) -> str | None:
+    """The headline: a markdown heading if any, else the longest heading-shaped line of the page's head."""
+    for u in head:
+        if u.text.startswith("#"):
+            return u.text.lstrip("#").strip() or None
+    candidates = [
+        u for u in head
+        if u.kind in ("short", "prose")
+        and 3 <= u.words <= 30 and not find_date(u.text) and not find_author(u.text)
+    ]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda u: u.words).text
+
+
+def _first_date(units: list[_Unit]) -> datetime | None:
+    """The first date written on a short line (dateline) or at the start of the first paragraph."""
+    for u in units:
+        if u.words <= 12 or u.kind == "prose":
+            found = find_date(u.text if u.words <= 12 else u.text[:80])
+            if found:
+                return found
+    return None

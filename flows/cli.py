@@ -1,0 +1,127 @@
+"""Command line: `docdedup run` and `docdedup sql`, thin shells over the flows and the warehouse."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from flows.config import ConfigError, load_settings
+
+EPILOG_RUN = "example: docdedup run --raw raw/ --warehouse warehouse/docdedup.duckdb"
+EPILOG_SQL = 'example: docdedup sql "SELECT text, n_occurrences FROM paragraphs ORDER BY 2 DESC LIMIT 5" --format csv'
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--raw", metavar="DIR", help="drop folder (default raw/, env DOCDEDUP_RAW)")
+    p.add_argument("--warehouse", metavar="FILE", help="DuckDB file (default warehouse/docdedup.duckdb, env DOCDEDUP_WAREHOUSE)")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    top = argparse.ArgumentParser(prog="docdedup", description="Ingest news articles, deduplicate passages, query them with SQL.")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="ingest new and changed files from the drop folder", epilog=EPILOG_RUN)
+    _common(run)
+    run.add_argument("--threshold", type=float, help="near-duplicate Jaccard threshold (default 0.4)")
+    run.add_argument("--max-file-bytes", type=int, help="reject files larger than this (default 20 MiB)")
+    sql = sub.add_parser("sql", help="run read-only SQL on the warehouse", epilog=EPILOG_SQL)
+    sql.add_argument("query", help="one SQL statement")
+    _common(sql)
+    sql.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format (default table)")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `docdedup` console script."""
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return cmd_run(args)
+        return cmd_sql(args)
+    except ConfigError as err:
+        return _fail(err)
+    except Exception as err:
+        import duckdb
+
+        from flows.warehouse import WarehouseError
+
+        if isinstance(err, (WarehouseError, FileNotFoundError, duckdb.Error)):
+            return _fail(err)
+        if args.command == "run":
+            # The load is one transaction: a failed pass leaves the warehouse as it was.
+            return _fail(f"run failed, warehouse unchanged: {type(err).__name__}: {err}")
+        raise
+
+
+def _fail(err: BaseException) -> int:
+    print(f"Error: {err}", file=sys.stderr)
+    return 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """One ingest pass; prints the summary."""
+    # Offline machines: Prefect's telemetry would only log errors.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    options = {"threshold": args.threshold, "max_file_bytes": args.max_file_bytes}
+    settings = load_settings({"raw": args.raw, "warehouse": args.warehouse, **options})
+    if not settings.raw.is_dir():  # fail before starting Prefect or touching the warehouse
+        raise FileNotFoundError(f"drop folder {settings.raw} does not exist or is not a folder")
+    from flows.pipeline import ingest_flow
+
+    summary = ingest_flow(str(settings.raw), str(settings.warehouse), {k: v for k, v in options.items() if v is not None})
+    print(format_summary(summary, settings.warehouse))
+    return 0
+
+
+def format_summary(s: dict, warehouse: Path) -> str:
+    """The short run summary printed after `docdedup run`."""
+    return (
+        f"run {s['run_id']} -> {warehouse}\n"
+        f"files: {s['files_new']} new, {s['files_unchanged']} skipped (unchanged), {s['files_rejected']} rejected\n"
+        f"paragraphs: {s['paragraphs_total']} total, {s.get('paragraphs_new', 0)} new, "
+        f"{s.get('paragraphs_exact', 0)} exact duplicates, {s.get('paragraphs_near', 0)} near duplicates"
+    )
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    """Read-only SQL; prints a table, CSV or JSON."""
+    from flows import warehouse
+
+    settings = load_settings({"warehouse": args.warehouse})
+    with warehouse.connect(settings.warehouse, read_only=True) as con:
+        cols, rows = warehouse.query(con, args.query)
+    sys.stdout.write(render(cols, rows, args.format))
+    return 0
+
+
+def render(cols: list[str], rows: list[tuple], fmt: str) -> str:
+    """Format a result as an aligned text table, CSV or a JSON array of objects."""
+    if fmt == "json":
+        return json.dumps([dict(zip(cols, r)) for r in rows], default=str, ensure_ascii=False, indent=2) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(cols)
+        w.writerows(rows)
+        return buf.getvalue()
+    cells = [[_cell(v) for v in r] for r in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(cols)]
+    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa: E731
+    out = [line(cols), line(["-" * w for w in widths])] + [line(r) for r in cells]
+    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(out) + "\n"
+
+
+def _cell(v: object, limit: int = 80) -> str:
+    s = "NULL" if v is None else str(v).replace("\n", " ")
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Settings, layered once: defaults -> [tool.docdedup] in ./pyproject.toml -> DOCDEDUP_* env -> CLI flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+
+class ConfigError(ValueError):
+    """A setting has an unknown name or a value of the wrong type or range."""
+
+
+@dataclass(frozen=True)
+class MinHashConfig:
+    """MinHash + LSH banding settings; everything a persisted signature depends on.
+
+    A paragraph is normalised, split into word tokens and turned into the set of its
+    `shingle_size`-word shingles (a paragraph shorter than that is one shingle), each hashed
+    from xxh32 word hashes. The signature has `bands * rows` values, computed with
+    datasketch's `affine32` permutations drawn from `seed`. Two paragraphs with Jaccard
+    similarity J share at least one band with probability P(J) = 1 - (1 - J**rows)**bands;
+    the S-curve's midpoint is about (1/bands)**(1/rows). With 46 bands of 3 rows,
+    P(0.4) = 0.952 (the default threshold), P(0.3) = 0.71 and P(0.05) = 0.006: candidates are
+    then verified with the exact Jaccard similarity, so the bands buy recall and verification
+    buys precision. README "Near-duplicates" has the measurements behind these defaults.
+    """
+
+    shingle_size: int = 2
+    bands: int = 46
+    rows: int = 3
+    seed: int = 1
+    scheme: str = "affine32"
+    hash: str = "xxh32"
+
+    @property
+    def num_perm(self) -> int:
+        """Signature length: one permutation per row of every band."""
+        return self.bands * self.rows
+
+    def candidate_probability(self, jaccard: float) -> float:
+        """Probability that a pair with this Jaccard similarity shares at least one band."""
+        return 1.0 - (1.0 - jaccard**self.rows) ** self.bands
+
+    def fingerprint(self) -> str:
+        """Short string naming the recipe; stored with every run and every persisted signature."""
+        return (
+            f"minhash:{self.scheme}:{self.hash}:w{self.shingle_size}:"
+            f"b{self.bands}r{self.rows}:s{self.seed}:norm1"
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of a run; README "Configuration" lists them with their defaults."""
+
+    raw: Path = Path("raw")
+    warehouse: Path = Path("warehouse/docdedup.duckdb")
+    # Files larger than this are rejected unread (bytes).
+    max_file_bytes: int = 20 * 1024 * 1024
+    # Files per Prefect task: big enough to amortise task overhead, small enough to spread.
+    chunk_files: int = 100
+    # Verified Jaccard similarity (word shingles) at or above which two passages are one.
+    threshold: float = 0.4
+    # Paragraphs with fewer normalised words than this are matched exactly only.
+    min_words: int = 6
+    minhash: MinHashConfig = field(default_factory=MinHashConfig)
+
+    def with_overrides(self, values: Mapping[str, Any]) -> "Settings":
+        """A copy with the given keys replaced (values parsed from strings where needed)."""
+        return _apply(self, values, source="override")
+
+
+# Settings keys that belong to MinHashConfig, spelled flat in files, env and CLI.
+_MINHASH_KEYS = {f.name for f in fields(MinHashConfig)}
+_TOP_KEYS = {f.name for f in fields(Settings)} - {"minhash"}
+
+
+def _parse(name: str, raw: Any, kind: Any, source: str) -> Any:
+    kind = {"Path": Path, "int": int, "float": float, "str": str}.get(kind, kind)
+    try:
+        if kind is Path:
+            return Path(raw)
+        if kind is int:
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError(raw)
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        return str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: {name} must be {kind.__name__}, got {raw!r}") from None
+
+
+def _apply(settings: Settings, values: Mapping[str, Any], source: str) -> Settings:
+    top: dict[str, Any] = {}
+    mh: dict[str, Any] = {}
+    types = {f.name: f.type for f in fields(Settings)} | {f.name: f.type for f in fields(MinHashConfig)}
+    for key, raw in values.items():
+        name = key.replace("-", "_")
+        if raw is None:
+            continue
+        if name in _TOP_KEYS:
+            top[name] = _parse(name, raw, types[name], source)
+        elif name in _MINHASH_KEYS:
+            mh[name] = _parse(name, raw, types[name], source)
+        else:
+            raise ConfigError(f"{source}: unknown setting {key!r}")
+    out = dataclasses.replace(settings, **top)
+    if mh:
+        out = dataclasses.replace(out, minhash=dataclasses.replace(out.minhash, **mh))
+    _validate(out, source)
+    return out
+
+
+def _validate(s: Settings, source: str) -> None:
+    checks = [
+        (0.0 < s.threshold <= 1.0, "threshold must be in (0, 1]"),
+        (s.max_file_bytes > 0, "max_file_bytes must be positive"),
+        (s.chunk_files > 0, "chunk_files must be positive"),
+        (s.min_words >= 1, "min_words must be at least 1"),
+        (s.minhash.shingle_size >= 1, "shingle_size must be at least 1"),
+        (s.minhash.bands >= 1 and s.minhash.rows >= 1, "bands and rows must be at least 1"),
+        (s.minhash.scheme == "affine32", "scheme must be affine32"),
+        (s.minhash.hash == "xxh32", "hash must be xxh32"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(f"{source}: {message}")
+
+
+def load_settings(
+    cli: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    project_file: Path | None = Path("pyproject.toml"),
+) -> Settings:
+    """Build the settings of this invocation from every layer, later layers winning."""
+    settings = Settings()
+    if project_file is not None and project_file.is_file():
+        with project_file.open("rb") as fh:
+            table = tomllib.load(fh).get("tool", {}).get("docdedup", {})
+        settings = _apply(settings, table, source=f"{project_file} [tool.docdedup]")
+    env = os.environ if env is None else env
+    prefix = "DOCDEDUP_"
+    from_env = {
+        k[len(prefix):].lower(): v
+        for k, v in env.items()
+        if k.startswith(prefix) and k[len(prefix):].lower() in (_TOP_KEYS | _MINHASH_KEYS)
+    }
+    settings = _apply(settings, from_env, source="environment")
+    return _apply(settings, cli or {}, source="command line")
+

@@ -1,0 +1,120 @@
+"""Discover: walk the drop folder and list the files that are new or changed since the last run."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Formats we ingest, by extension (case-insensitive).
+EXTENSIONS = {".txt": "text", ".md": "text", ".html": "html", ".htm": "html"}
+# Names that editors, browsers and copy tools use while a file is still being written.
+TEMP_SUFFIXES = (".part", ".tmp", ".crdownload", ".download", ".swp", ".swx", "~")
+TEMP_PREFIXES = ("~$", ".#", "#")
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    """A candidate file: where it is, and what the warehouse already knows of its path."""
+
+    path: Path
+    source_path: str
+    size: int
+    mtime_ns: int
+    known_sha256: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class KnownFile:
+    """A file version the warehouse has already seen (ingested or rejected)."""
+
+    source_path: str
+    sha256: str | None
+    size: int | None
+    mtime_ns: int | None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A file that cannot be ingested, and why; size and mtime let the next run skip it if unchanged."""
+
+    source_path: str
+    reason: str
+    sha256: str | None = None
+    size: int | None = None
+    mtime_ns: int | None = None
+
+
+@dataclass
+class Discovery:
+    """What a walk of the drop folder found."""
+
+    files: list[FoundFile] = field(default_factory=list)
+    unchanged: int = 0
+    ignored: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+def is_candidate_name(name: str) -> bool:
+    """True for a file name we would ingest: a known extension, not hidden, not temporary."""
+    lower = name.lower()
+    if name.startswith(".") or lower.startswith(TEMP_PREFIXES) or lower.endswith(TEMP_SUFFIXES):
+        return False
+    return Path(lower).suffix in EXTENSIONS
+
+
+def discover_files(raw_dir: Path, known: list[KnownFile]) -> Discovery:
+    """Walk `raw_dir` recursively and return the files whose size or mtime differ from every known version."""
+    raw_dir = Path(raw_dir)
+    if not raw_dir.is_dir():
+        raise FileNotFoundError(f"drop folder {raw_dir} does not exist or is not a folder")
+    root = raw_dir.resolve()
+    by_path: dict[str, list[KnownFile]] = {}
+    for k in known:
+        by_path.setdefault(k.source_path, []).append(k)
+
+    out = Discovery()
+
+    def walk_error(err: OSError) -> None:
+        rel = _relative(Path(err.filename), raw_dir) if err.filename else "."
+        out.rejected.append(Rejection(rel, f"cannot list folder: {err.strerror or err}"))
+
+    for dirpath, dirnames, filenames in os.walk(raw_dir, onerror=walk_error, followlinks=False):
+        # Hidden folders (.git, .cache, ...) are never part of the drop.
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if not is_candidate_name(name):
+                out.ignored += 1
+                continue
+            rel = _relative(path, raw_dir)
+            try:
+                st = path.lstat()
+                outside = path.is_symlink() and not path.resolve().is_relative_to(root)
+                if path.is_symlink() and not outside:
+                    st = path.stat()
+            except OSError as err:
+                out.rejected.append(Rejection(rel, f"cannot stat file: {err.strerror or err}"))
+                continue
+            versions = by_path.get(rel, [])
+            if any(v.size == st.st_size and v.mtime_ns == st.st_mtime_ns for v in versions):
+                out.unchanged += 1
+                continue
+            if outside:
+                reason = "symlink points outside the drop folder; not followed"
+                out.rejected.append(Rejection(rel, reason, size=st.st_size, mtime_ns=st.st_mtime_ns))
+                continue
+            out.files.append(
+                FoundFile(path, rel, st.st_size, st.st_mtime_ns, frozenset(v.sha256 for v in versions if v.sha256))
+            )
+    return out
+
+
+def _relative(path: Path, raw_dir: Path) -> str:
+    """Path relative to the drop folder with '/' separators (the warehouse's `source_path`)."""
+    return path.relative_to(raw_dir).as_posix()
+
+
+def chunked(files: list[FoundFile], size: int) -> list[list[FoundFile]]:
+    """Split the work list into chunks of at most `size` files, in order."""
+    return [files[i : i + size] for i in range(0, len(files), size)]

@@ -1,0 +1,103 @@
+"""Read: bytes of a found file -> decoded text with its format and encoding, or a rejection."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from charset_normalizer import from_bytes
+
+from flows.discover import EXTENSIONS, FoundFile, Rejection
+
+_BOMS = [
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+]
+# Control characters that never occur in text (tab, newlines and form feed excepted).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_HTML_START = re.compile(r"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html[\s>])", re.I | re.S)
+
+
+@dataclass(frozen=True)
+class RawDocument:
+    """A decoded input file."""
+
+    source_path: str
+    sha256: str
+    size: int
+    mtime_ns: int
+    format: str
+    encoding: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """A file whose bytes are already in the warehouse under the same path (only its mtime moved)."""
+
+    source_path: str
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+def read_file(found: FoundFile, max_bytes: int) -> RawDocument | Unchanged | Rejection:
+    """Read and decode one file; every problem becomes a Rejection with a reason a person can act on."""
+    reject = lambda reason, sha=None: Rejection(found.source_path, reason, sha, found.size, found.mtime_ns)  # noqa: E731
+    if found.size > max_bytes:
+        return reject(f"file too large: {found.size} bytes, over the max_file_bytes limit of {max_bytes}")
+    try:
+        data = Path(found.path).read_bytes()
+    except OSError as err:
+        return reject(f"cannot read file: {err.strerror or err}")
+    if len(data) > max_bytes:  # grew since it was listed
+        return reject(f"file too large: {len(data)} bytes, over the max_file_bytes limit of {max_bytes}")
+    sha = hashlib.sha256(data).hexdigest()
+    if sha in found.known_sha256:
+        return Unchanged(found.source_path, sha, found.size, found.mtime_ns)
+    if not data.strip():
+        return reject("empty file" if not data else "empty file (only whitespace)", sha)
+    decoded = decode_bytes(data)
+    if decoded is None:
+        return reject("binary file: not text in any known encoding", sha)
+    text, encoding = decoded
+    if not text.strip():
+        return reject("empty file (only whitespace)", sha)
+    fmt = EXTENSIONS[Path(found.source_path).suffix.lower()]
+    if fmt == "text" and _HTML_START.match(text[:2000]):
+        fmt = "html"
+    return RawDocument(found.source_path, sha, len(data), found.mtime_ns, fmt, encoding, text)
+
+
+def decode_bytes(data: bytes) -> tuple[str, str] | None:
+    """Decode to text: a BOM wins, then strict UTF-8, then charset detection; None for binary data."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return _check_text(data.decode(encoding), encoding)
+            except UnicodeDecodeError:
+                return None
+    if b"\x00" in data[:8192]:
+        return None
+    try:
+        return _check_text(data.decode("utf-8"), "utf-8")
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(data).best()
+    if best is None:
+        return None
+    return _check_text(str(best), best.encoding)
+
+
+def _check_text(text: str, encoding: str) -> tuple[str, str] | None:
+    """Reject decodings that are mostly control characters: that is binary data, whatever decoded it."""
+    sample = text[:65536]
+    if sample and len(_CONTROL.findall(sample)) > 0.01 * len(sample):
+        return None
+    return text, encoding

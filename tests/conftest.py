@@ -1,0 +1,86 @@
+"""Shared fixtures: paths to ../shared data (skipped when absent) and one Prefect test harness per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+EXAMPLES = ROOT / "raw" / "examples"
+
+
+@pytest.fixture(scope="session")
+def seeds_dir() -> Path:
+    """../shared/seeds, the five real articles on one story."""
+    path = SHARED / "seeds"
+    if not path.is_dir():
+        pytest.skip("../shared/seeds is not available")
+    return path
+
+
+@pytest.fixture
+def seeds_copy(seeds_dir: Path, tmp_path: Path) -> Path:
+    """A writable copy of the seeds as a drop folder."""
+    raw = tmp_path / "raw"
+    shutil.copytree(seeds_dir, raw)
+    return raw
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One temporary Prefect API for every flow test of the session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def make_doc(source_path: str, paragraphs: list[str], published=None, settings=None):
+    """A PreparedDocument built straight from paragraphs (no file, no cleaning)."""
+    import hashlib
+
+    from flows.config import Settings
+    from flows.fingerprint import content_hash, fingerprint_paragraphs
+    from flows.prepare import PreparedDocument, document_id
+    from flows.split import normalize
+    from flows.warehouse import DocumentRow
+
+    settings = settings or Settings()
+    sha = hashlib.sha256("\n\n".join(paragraphs).encode()).hexdigest()
+    norms = [normalize(p) for p in paragraphs]
+    fp = fingerprint_paragraphs(norms, settings.minhash)
+    row = DocumentRow(document_id(source_path, sha), source_path, sha, 1, 0, "text", "utf-8", "text",
+                      None, None, published, None, None, "en", len(paragraphs))
+    return PreparedDocument(row, paragraphs, norms, [content_hash(n) for n in norms], fp.n_words, fp.signatures, fp.band_keys)
+
+
+def ingest_docs(warehouse_path, docs, settings=None) -> dict:
+    """Dedup and load prepared documents as one run, the way the flow does, without Prefect."""
+    from datetime import datetime
+
+    from flows import warehouse
+    from flows.config import Settings
+    from flows.dedup import collect_batch, plan_dedup
+
+    settings = settings or Settings()
+    with warehouse.connect(warehouse_path) as con:
+        run_id = warehouse.next_run_id(con)
+        occurrences, variants = collect_batch(docs, run_id, settings)
+        plan = plan_dedup(occurrences, variants, warehouse.fetch_stored(con, variants), settings)
+        record = warehouse.RunRecord(run_id, datetime(2025, 1, 1), "raw", len(docs), 0, 0, settings.threshold,
+                                     settings.minhash.fingerprint())
+        return warehouse.load_run(con, record, [d.row for d in docs], plan, [], [])
+
+
+def table(warehouse_path, sql: str) -> list[tuple]:
+    """Rows of a query on a warehouse file, opened read-only."""
+    from flows import warehouse
+
+    with warehouse.connect(warehouse_path, read_only=True) as con:
+        return con.execute(sql).fetchall()

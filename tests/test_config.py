@@ -1,0 +1,41 @@
+from pathlib import Path
+
+import pytest
+
+from flows.config import ConfigError, MinHashConfig, Settings, load_settings
+
+
+def test_layers_apply_in_order_defaults_file_env_cli(tmp_path: Path):
+    project = tmp_path / "pyproject.toml"
+    project.write_text('[tool.docdedup]\nthreshold = 0.6\nchunk_files = 7\nbands = 10\n')
+    env = {"DOCDEDUP_THRESHOLD": "0.7", "DOCDEDUP_RAW": "/drop", "OTHER": "x"}
+    s = load_settings({"threshold": 0.8, "warehouse": None}, env=env, project_file=project)
+    assert s.threshold == 0.8  # CLI beats env beats file
+    assert s.raw == Path("/drop")  # env
+    assert s.chunk_files == 7  # file
+    assert s.minhash.bands == 10  # flat key reaches the MinHash settings
+    assert s.warehouse == Settings().warehouse  # None on the CLI means "not given"
+
+
+def test_unknown_key_and_bad_value_are_clear_errors(tmp_path: Path):
+    project = tmp_path / "pyproject.toml"
+    project.write_text("[tool.docdedup]\nthreshhold = 0.6\n")
+    with pytest.raises(ConfigError, match="unknown setting 'threshhold'"):
+        load_settings(env={}, project_file=project)
+    with pytest.raises(ConfigError, match="threshold must be float"):
+        load_settings(env={"DOCDEDUP_THRESHOLD": "high"}, project_file=None)
+    with pytest.raises(ConfigError, match=r"threshold must be in \(0, 1\]"):
+        load_settings({"threshold": 1.5}, env={}, project_file=None)
+
+
+def test_default_banding_finds_pairs_at_the_threshold_with_probability_095():
+    s = Settings()
+    assert s.minhash.candidate_probability(s.threshold) >= 0.95
+    assert s.minhash.candidate_probability(0.05) < 0.01
+
+
+def test_fingerprint_names_every_signature_parameter():
+    a = MinHashConfig().fingerprint()
+    assert a != MinHashConfig(seed=2).fingerprint()
+    assert a != MinHashConfig(shingle_size=3).fingerprint()
+    assert a != MinHashConfig(bands=10).fingerprint()

@@ -1,0 +1,54 @@
+import os
+from pathlib import Path
+
+from flows.discover import KnownFile, chunked, discover_files, is_candidate_name
+
+
+def _touch(path: Path, text: str = "x") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_finds_supported_files_recursively_and_ignores_hidden_and_temporary(tmp_path: Path):
+    for name in ["a.txt", "sub/b.HTML", "sub/deeper/c.md", "d.htm", "notes.pdf", ".hidden.txt",
+                 "e.txt.part", "f.tmp", "g.txt~", "~$h.txt", ".git/i.txt", "a.meta.json"]:
+        _touch(tmp_path / name)
+    found = discover_files(tmp_path, [])
+    assert [f.source_path for f in found.files] == ["a.txt", "d.htm", "sub/b.HTML", "sub/deeper/c.md"]
+    assert found.ignored == 7  # .git is never walked
+    assert not found.rejected
+
+
+def test_unchanged_size_and_mtime_skip_without_reading(tmp_path: Path):
+    p = _touch(tmp_path / "a.txt", "hello")
+    st = p.stat()
+    known = [KnownFile("a.txt", "abc", st.st_size, st.st_mtime_ns)]
+    found = discover_files(tmp_path, known)
+    assert found.files == [] and found.unchanged == 1
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    found = discover_files(tmp_path, known)
+    assert [f.known_sha256 for f in found.files] == [frozenset({"abc"})]
+
+
+def test_symlink_outside_drop_folder_is_rejected_not_followed(tmp_path: Path):
+    outside = _touch(tmp_path / "secret.txt", "secret")
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "link.txt").symlink_to(outside)
+    (raw / "inside.txt").symlink_to(_touch(raw / "real.txt"))
+    found = discover_files(raw, [])
+    assert [f.source_path for f in found.files] == ["inside.txt", "real.txt"]
+    assert [(r.source_path, r.reason) for r in found.rejected] == [
+        ("link.txt", "symlink points outside the drop folder; not followed")
+    ]
+
+
+def test_candidate_names():
+    assert is_candidate_name("story.TXT")
+    assert not is_candidate_name("story.txt.crdownload")
+    assert not is_candidate_name(".#story.txt")
+
+
+def test_chunks_keep_order_and_size():
+    assert chunked(list(range(5)), 2) == [[0, 1], [2, 3], [4]]

@@ -1,0 +1,55 @@
+import numpy as np
+from datasketch import MinHash
+
+from flows.config import MinHashConfig
+from flows.fingerprint import content_hash, fingerprint_paragraphs, jaccard, shingle_hashes
+from flows.split import normalize
+
+CFG = MinHashConfig()
+TEXTS = [
+    normalize("The council voted on Monday to approve the repair plan for the harbor bridge."),
+    normalize("A second, unrelated paragraph about the library's new opening hours."),
+    "two words",
+    "one",
+    "",
+    " ".join(f"w{i}" for i in range(10_000)),  # longer than one slice of the signature matrix
+]
+
+
+def test_signatures_equal_datasketch_minhash_on_the_same_shingles():
+    fp = fingerprint_paragraphs(TEXTS, CFG)
+    assert fp.signatures.shape == (len(TEXTS), CFG.num_perm)
+    for i, text in enumerate(TEXTS):
+        m = MinHash(num_perm=CFG.num_perm, seed=CFG.seed, scheme="affine32", hashfunc=lambda x: x)
+        m.update_batch(shingle_hashes(text, CFG).tolist())
+        assert np.array_equal(m.hashvalues, fp.signatures[i]), text[:20]
+
+
+def test_short_text_is_one_shingle_and_empty_text_has_none():
+    assert len(shingle_hashes("one", CFG)) == 1
+    assert len(shingle_hashes("two words", MinHashConfig(shingle_size=3))) == 1
+    assert len(shingle_hashes("", CFG)) == 0
+    # Different short texts must not collide just because they are short.
+    assert not np.array_equal(*fingerprint_paragraphs(["one", "two"], CFG).signatures)
+
+
+def test_band_keys_are_deterministic_and_shared_by_equal_texts():
+    a = fingerprint_paragraphs(TEXTS[:2], CFG)
+    b = fingerprint_paragraphs([TEXTS[1], TEXTS[0]], CFG)
+    assert a.band_keys.shape == (2, CFG.bands)
+    assert np.array_equal(a.band_keys[0], b.band_keys[1])
+    assert not set(a.band_keys[0].tolist()) & set(a.band_keys[1].tolist())
+
+
+def test_estimated_similarity_tracks_exact_jaccard():
+    base = normalize("Work is expected to begin in early June and last about eighteen months during which one lane stays open")
+    edit = normalize("Work is expected to begin in early June and to last about 18 months during which one lane will stay open")
+    fp = fingerprint_paragraphs([base, edit], CFG)
+    estimate = float(np.mean(fp.signatures[0] == fp.signatures[1]))
+    exact = jaccard(shingle_hashes(base, CFG), shingle_hashes(edit, CFG))
+    assert abs(estimate - exact) < 0.15
+
+
+def test_content_hash_is_signed_64_bit_and_stable():
+    h = content_hash("abc")
+    assert -(2**63) <= h < 2**63 and h == content_hash("abc") != content_hash("abd")

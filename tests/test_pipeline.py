@@ -1,0 +1,108 @@
+"""The ingest flow end to end, under one Prefect test harness."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLES, table
+from flows import cli, warehouse
+from flows.pipeline import ingest_flow
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+CONTENT_TABLES = ["documents", "paragraphs", "document_paragraphs", "rejected_files", "paragraph_fingerprints", "lsh_bands"]
+
+
+def _counts(db: Path) -> dict[str, int]:
+    return {t: table(db, f"SELECT count(*) FROM {t}")[0][0] for t in CONTENT_TABLES}
+
+
+def _snapshot(db: Path) -> dict[str, list]:
+    """Every content table, minus wall-clock columns."""
+    q = {
+        "documents": "SELECT * EXCLUDE (ingested_at) FROM documents",
+        "paragraphs": "SELECT * FROM paragraphs",
+        "document_paragraphs": "SELECT * FROM document_paragraphs",
+        "rejected_files": "SELECT * EXCLUDE (rejected_at) FROM rejected_files",
+        "paragraph_fingerprints": "SELECT * FROM paragraph_fingerprints",
+        "lsh_bands": "SELECT * FROM lsh_bands",
+    }
+    return {t: sorted(table(db, sql), key=repr) for t, sql in q.items()}
+
+
+def test_seeds_end_to_end_idempotent_with_bad_files_recorded(seeds_copy: Path, tmp_path: Path):
+    db = tmp_path / "w.duckdb"
+    summary = ingest_flow(str(seeds_copy), str(db))
+    assert summary["files_new"] == 5 and summary["files_rejected"] == 0
+    assert table(db, "SELECT count(*) FROM documents")[0][0] == 5
+    # The summary paragraph that one seed repeats (straight vs curly apostrophe) is one passage, twice.
+    assert table(db, "SELECT n_occurrences, n_documents FROM paragraphs WHERE text LIKE 'Analysts believe%'") == [(2, 1)]
+    assert table(db, "SELECT count(*) FROM paragraphs")[0][0] == table(db, "SELECT count(*) FROM document_paragraphs")[0][0] - 1
+
+    before = _snapshot(db)
+    again = ingest_flow(str(seeds_copy), str(db))
+    assert (again["files_new"], again["files_unchanged"], again["paragraphs_total"]) == (0, 5, 0)
+    assert _snapshot(db) == before
+
+    (seeds_copy / "empty.txt").write_bytes(b"")
+    (seeds_copy / "image.html").write_bytes(bytes(range(256)) * 40)
+    ingest_flow(str(seeds_copy), str(db))
+    assert table(db, "SELECT source_path, reason, run_id FROM rejected_files ORDER BY 1") == [
+        ("empty.txt", "empty file", 3),
+        ("image.html", "binary file: not text in any known encoding", 3),
+    ]
+    ingest_flow(str(seeds_copy), str(db))
+    assert table(db, "SELECT count(*) FROM rejected_files")[0][0] == 2
+    assert [r[0] for r in table(db, "SELECT run_id FROM runs ORDER BY 1")] == [1, 2, 3, 4]
+
+
+def test_examples_syndicated_passages_are_one_row_each(tmp_path: Path):
+    db = tmp_path / "w.duckdb"
+    ingest_flow(str(EXAMPLES), str(db))
+    shared = table(db, """SELECT p.n_documents FROM paragraphs p
+                          WHERE p.text LIKE '%Fishing crews who use the harbor%'""")
+    assert shared == [(3,)]
+    # Every cluster of the bridge story has its canonical in the earliest-published (wire) copy.
+    firsts = table(db, """SELECT DISTINCT d.source_path FROM paragraphs p JOIN documents d ON d.doc_id = p.first_doc_id
+                          WHERE p.n_documents > 1""")
+    assert firsts == [("harbor-bridge-wire.txt",)]
+    assert table(db, "SELECT count(*) FROM document_paragraphs WHERE match = 'near'")[0][0] >= 3
+
+
+def test_chunk_size_does_not_change_the_warehouse(seeds_copy: Path, tmp_path: Path):
+    shutil.copytree(EXAMPLES, seeds_copy / "examples")
+    ingest_flow(str(seeds_copy), str(tmp_path / "a.duckdb"), {"chunk_files": 1})
+    ingest_flow(str(seeds_copy), str(tmp_path / "b.duckdb"), {"chunk_files": 100})
+    assert _snapshot(tmp_path / "a.duckdb") == _snapshot(tmp_path / "b.duckdb")
+
+
+def test_a_changed_file_is_ingested_as_a_new_version(seeds_copy: Path, tmp_path: Path):
+    db = tmp_path / "w.duckdb"
+    ingest_flow(str(seeds_copy), str(db))
+    target = sorted(seeds_copy.iterdir())[0]
+    target.write_text(target.read_text(encoding="utf-8") + "\nA correction was added to this story on Friday after readers wrote in to the editors.\n", encoding="utf-8")
+    summary = ingest_flow(str(seeds_copy), str(db))
+    assert summary["files_new"] == 1
+    assert table(db, f"SELECT version FROM documents WHERE source_path = '{target.name}' ORDER BY version") == [(1,), (2,)]
+
+
+def test_cli_run_prints_summary_and_failed_pass_exits_1_leaving_warehouse_unchanged(seeds_copy, tmp_path, capsys, monkeypatch):
+    db = tmp_path / "w.duckdb"
+    assert cli.main(["run", "--raw", str(seeds_copy), "--warehouse", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert f"run 1 -> {db}\nfiles: 5 new, 0 skipped (unchanged), 0 rejected\n" in out
+    before = _snapshot(db)
+    (seeds_copy / "new.txt").write_text("A brand new article arrives in the folder, with enough words to count as a paragraph of prose.\n")
+
+    def broken(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(warehouse, "load_run", broken)
+    assert cli.main(["run", "--raw", str(seeds_copy), "--warehouse", str(db)]) == 1
+    assert "Error: run failed, warehouse unchanged: OSError: No space left on device" in capsys.readouterr().err
+    assert _snapshot(db) == before
+
+
+def test_cli_run_on_a_missing_folder_is_a_one_line_error(tmp_path, capsys):
+    assert cli.main(["run", "--raw", str(tmp_path / "nope"), "--warehouse", str(tmp_path / "w.duckdb")]) == 1
+    assert capsys.readouterr().err == f"Error: drop folder {tmp_path / 'nope'} does not exist or is not a folder\n"

@@ -1,0 +1,16 @@
+from flows.split import normalize, split_paragraphs
+
+
+def test_paragraphs_are_blank_line_blocks_with_whitespace_collapsed():
+    assert split_paragraphs("One  two\nthree.\n\n\n  Four.\n \nFive") == ["One two three.", "Four.", "Five"]
+    assert split_paragraphs("\n\n") == []
+
+
+def test_typographic_variants_normalise_identically():
+    a = "The Pentagon's response — “firm” – was clear…"
+    b = "the pentagon’s  RESPONSE - \"firm\" -- was clear..."
+    assert normalize(a) == normalize(b) == "the pentagons response firm was clear"
+
+
+def test_nfkc_folds_compatibility_forms():
+    assert normalize("ﬁnance №５") == normalize("finance No5")

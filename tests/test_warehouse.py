@@ -1,0 +1,151 @@
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import ingest_docs, make_doc, table
+from flows import warehouse
+from flows.config import MinHashConfig, Settings
+from flows.dedup import paragraph_id_for
+
+WIRE = [
+    "The city council voted 6-1 on Monday night to approve a $14 million plan to repair the Harbor Street bridge, closed to heavy trucks since November.",
+    "Work is expected to begin in early June and last about eighteen months, with one lane open in each direction.",
+]
+COPY = [
+    "The city council voted 6-1 on Monday night to approve a $14 million plan to repair the Harbor Street bridge, closed to heavy trucks since November.",
+    "Work is expected to begin in early June and to last about 18 months, with one lane staying open in each direction.",
+    "Fishing crews who use the harbor said they were relieved after months of driving their catch south.",
+]
+ALL_TABLES = ["documents", "paragraphs", "document_paragraphs", "rejected_files", "runs", "paragraph_fingerprints", "lsh_bands"]
+
+
+def _contents(db: Path) -> dict[str, list]:
+    """Every table's rows, minus columns that record when a run happened."""
+    skip = {"ingested_at", "started_at", "finished_at", "rejected_at"}
+    out = {}
+    for name in ALL_TABLES:
+        cols = [r[0] for r in table(db, f"SELECT column_name FROM information_schema.columns WHERE table_name = '{name}' ORDER BY ordinal_position") if r[0] not in skip]
+        out[name] = sorted(table(db, f"SELECT {', '.join(cols)} FROM {name}"), key=repr)
+    return out
+
+
+def test_schema_files_are_applied_once_and_recorded(tmp_path: Path):
+    db = tmp_path / "w.duckdb"
+    with warehouse.connect(db) as con:
+        versions = [v for v, _, _ in warehouse.migrations()]
+        assert [r[0] for r in con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()] == versions
+        assert warehouse.migrate(con) == []
+    assert {r[0] for r in table(db, "SELECT table_name FROM information_schema.tables")} >= set(ALL_TABLES)
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path):
+    db = tmp_path / "w.duckdb"
+    with warehouse.connect(db) as con:
+        con.execute("INSERT INTO schema_migrations VALUES (999, '999_future.sql', now())")
+    with pytest.raises(warehouse.WarehouseError, match="schema version 999 is newer"):
+        with warehouse.connect(db):
+            pass
+
+
+def test_a_new_run_links_to_stored_paragraphs_without_refingerprinting_them(tmp_path: Path):
+    db = tmp_path / "w.duckdb"
+    ingest_docs(db, [make_doc("wire.txt", WIRE, published=datetime(2025, 3, 4))])
+    stored = table(db, "SELECT norm_hash, signature FROM paragraph_fingerprints ORDER BY 1")
+    summary = ingest_docs(db, [make_doc("copy.txt", COPY, published=datetime(2025, 3, 5))])
+    assert summary["paragraphs_exact"] == 1 and summary["paragraphs_near"] == 1 and summary["paragraphs_new"] == 1
+    rows = table(db, """SELECT d.source_path, dp.position, dp.match, p.n_occurrences
+                        FROM document_paragraphs dp JOIN documents d USING (doc_id) JOIN paragraphs p USING (paragraph_id)
+                        ORDER BY 1, 2""")
+    assert rows == [("copy.txt", 0, "exact", 2), ("copy.txt", 1, "near", 2), ("copy.txt", 2, "new", 1),
+                    ("wire.txt", 0, "new", 2), ("wire.txt", 1, "new", 2)]
+    # Stored signatures are untouched; only the new variants were added.
+    assert set(stored) <= set(table(db, "SELECT norm_hash, signature FROM paragraph_fingerprints"))
+    assert table(db, "SELECT count(*) FROM paragraph_fingerprints")[0][0] == 4
+
+
+def test_an_earlier_original_arriving_later_becomes_canonical_as_if_loaded_together(tmp_path: Path):
+    wire = make_doc("wire.txt", WIRE, published=datetime(2025, 3, 4))
+    copy = make_doc("copy.txt", COPY, published=datetime(2025, 3, 5))
+    ingest_docs(tmp_path / "two.duckdb", [copy])
+    ingest_docs(tmp_path / "two.duckdb", [wire])
+    ingest_docs(tmp_path / "one.duckdb", [copy, wire])
+    q = "SELECT paragraph_id, text, first_doc_id, n_occurrences, n_documents FROM paragraphs ORDER BY 1"
+    assert table(tmp_path / "two.duckdb", q) == table(tmp_path / "one.duckdb", q)
+    q = "SELECT doc_id, position, paragraph_id, match, round(similarity, 9) FROM document_paragraphs ORDER BY 1, 2"
+    assert table(tmp_path / "two.duckdb", q) == table(tmp_path / "one.duckdb", q)
+    assert table(tmp_path / "two.duckdb", "SELECT DISTINCT first_doc_id FROM paragraphs WHERE n_occurrences = 2") == [(wire.row.doc_id,)]
+    assert table(tmp_path / "two.duckdb", "SELECT count(*) FROM paragraphs")[0][0] == 3
+
+
+def test_a_bridging_paragraph_merges_two_stored_clusters(tmp_path: Path):
+    base = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi".split()
+    # left and right share 7 of their bigrams with each other (J = 0.30, below the threshold)
+    # and 11 with the full sequence (J = 0.58), which therefore bridges them.
+    left = " ".join(base[:12] + ["r1", "r2", "r3", "r4"])
+    right = " ".join(["s1", "s2", "s3", "s4"] + base[4:])
+    settings = Settings()
+    db = tmp_path / "w.duckdb"
+    ingest_docs(db, [make_doc("a.txt", [left], settings=settings), make_doc("b.txt", [right], settings=settings)], settings)
+    assert table(db, "SELECT count(*) FROM paragraphs")[0][0] == 2
+    ingest_docs(db, [make_doc("c.txt", [" ".join(base)], settings=settings)], settings)
+    assert table(db, "SELECT count(*), sum(n_occurrences) FROM paragraphs") == [(1, 3)]
+    pid = paragraph_id_for(make_doc("a.txt", [left]).row.doc_id, 0)
+    assert table(db, "SELECT DISTINCT paragraph_id FROM document_paragraphs") == [(pid,)]
+    assert table(db, "SELECT DISTINCT paragraph_id FROM paragraph_fingerprints") == [(pid,)]
+
+
+def test_a_failing_load_leaves_the_warehouse_as_it_was(tmp_path: Path, monkeypatch):
+    db = tmp_path / "w.duckdb"
+    ingest_docs(db, [make_doc("wire.txt", WIRE)])
+    before = _contents(db)
+    real_execute = duckdb.DuckDBPyConnection.execute
+
+    class Boom(RuntimeError):
+        pass
+
+    def failing_execute(self, sql, *args, **kwargs):
+        if sql.startswith("INSERT INTO runs"):
+            raise Boom("disk full")
+        return real_execute(self, sql, *args, **kwargs)
+
+    with warehouse.connect(db) as con:
+        monkeypatch.setattr(warehouse, "_now", lambda: datetime(2030, 1, 1))
+        from flows.dedup import collect_batch, plan_dedup
+        docs = [make_doc("copy.txt", COPY)]
+        occ, var = collect_batch(docs, 2, Settings())
+        plan = plan_dedup(occ, var, warehouse.fetch_stored(con, var), Settings())
+        record = warehouse.RunRecord(2, datetime(2030, 1, 1), "raw", 1, 0, 0, 0.4, Settings().minhash.fingerprint())
+        proxy = _Proxy(con, failing_execute)
+        with pytest.raises(Boom):
+            warehouse.load_run(proxy, record, [d.row for d in docs], plan, [], [])
+    assert _contents(db) == before
+
+
+class _Proxy:
+    """A connection whose execute() can fail on a chosen statement."""
+
+    def __init__(self, con, execute):
+        self._con, self._execute = con, execute
+
+    def execute(self, sql, *args, **kwargs):
+        return self._execute(self._con, sql, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+
+def test_other_minhash_settings_are_refused_on_an_existing_warehouse(tmp_path: Path):
+    db = tmp_path / "w.duckdb"
+    ingest_docs(db, [make_doc("wire.txt", WIRE)])
+    with warehouse.connect(db) as con:
+        warehouse.check_settings(con, Settings())
+        with pytest.raises(warehouse.WarehouseError, match="fingerprints were made with"):
+            warehouse.check_settings(con, Settings(minhash=MinHashConfig(seed=7)))
+
+
+def test_read_only_open_of_a_missing_warehouse_says_what_to_do(tmp_path: Path):
+    with pytest.raises(warehouse.WarehouseError, match="run `docdedup run` first"):
+        with warehouse.connect(tmp_path / "none.duckdb", read_only=True):
+            pass

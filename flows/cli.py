@@ -70,8 +70,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     options = {"threshold": args.threshold, "max_file_bytes": args.max_file_bytes}
     settings = load_settings({"raw": args.raw, "warehouse": args.warehouse, **options})
-    if not settings.raw.is_dir():  # fail before starting Prefect or touching the warehouse
+    # Fail fast, before starting Prefect, on what the flow would refuse anyway.
+    if not settings.raw.is_dir():
         raise FileNotFoundError(f"drop folder {settings.raw} does not exist or is not a folder")
+    from flows import warehouse
+
+    with warehouse.connect(settings.warehouse) as con:
+        warehouse.check_settings(con, settings)
     from flows.pipeline import ingest_flow
 
     summary = ingest_flow(str(settings.raw), str(settings.warehouse), {k: v for k, v in options.items() if v is not None})

@@ -66,3 +66,25 @@ def test_ci_runs_the_readme_test_command():
     commands = [line for line in block.splitlines() if line.strip()]
     assert len(commands) == 2
     assert commands[1] in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+
+
+def test_run_refuses_a_locked_warehouse_before_starting_prefect(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    db = tmp_path / "w.duckdb"
+    # DuckDB's lock is per process: hold it from a child.
+    child = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('held', flush=True); time.sleep(30)"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline() == "held\n"
+        assert cli.main(["run", "--raw", str(raw), "--warehouse", str(db)]) == 1
+        assert capsys.readouterr().err == (
+            f"Error: warehouse {db} is in use by another process (a run or a SQL session holds it); "
+            "try again when it has finished\n"
+        )
+    finally:
+        child.kill()
+        child.wait()

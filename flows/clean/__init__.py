@@ -2,53 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import dataclasses
 
 from flows.clean.html import clean_html
-from flows.clean.metadata import detect_language
+from flows.clean.metadata import Extraction, detect_language
 from flows.clean.text import clean_text
 from flows.read import RawDocument
 from flows.split import normalize
 
 
-@dataclass(frozen=True)
-class CleanDocument:
-    """A document's cleaned body (paragraphs separated by blank lines) and its metadata."""
-
-    raw: RawDocument
-    body: str
-    title: str | None
-    author: str | None
-    published: datetime | None
-    site: str | None
-    url: str | None
-    language: str | None
-    method: str
-
-
-def clean_document(raw: RawDocument) -> CleanDocument:
+def clean_document(raw: RawDocument) -> Extraction:
     """Take the boilerplate off one document and pull out its metadata."""
     if raw.format == "html":
-        r = clean_html(raw.content)
-        body, title, author, published, site, url, language, method = (
-            r.body, r.title, r.author, r.published, r.site, r.url, r.language, r.method
-        )
+        out = clean_html(raw.content)
     else:
         body, meta = clean_text(raw.content)
-        title, author, published, site, url, language = meta.title, meta.author, meta.published, None, None, None
-        method = "text"
-    return CleanDocument(
-        raw=raw,
-        body=_drop_title(body, title),
-        title=title,
-        author=author,
-        published=published,
-        site=site,
-        url=url,
-        language=language or detect_language(body),
-        method=method,
-    )
+        out = Extraction(body, meta.title, meta.author, meta.published, None, None, None, "text")
+    body = _drop_title(out.body, out.title)
+    return dataclasses.replace(out, body=body, language=out.language or detect_language(body))
 
 
 def _drop_title(body: str, title: str | None) -> str:

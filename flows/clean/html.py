@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import trafilatura
 
+from flows.clean.metadata import Extraction
 from flows.clean.text import clean_text
 
 
-@dataclass(frozen=True)
-class HtmlResult:
-    """The article body (paragraphs separated by blank lines) and trafilatura's metadata."""
-
-    body: str
-    title: str | None
-    author: str | None
-    published: datetime | None
-    site: str | None
-    url: str | None
-    language: str | None
-    method: str
-
-
-def clean_html(html: str) -> HtmlResult:
+def clean_html(html: str) -> Extraction:
     """Extract the article with trafilatura; if it finds none, clean the page's visible text instead."""
     # deduplicate=False: trafilatura's dedup cache is process-global and would make output
     # depend on earlier pages; MinHash is our deduplication.
@@ -40,7 +26,7 @@ def clean_html(html: str) -> HtmlResult:
         title = (meta.title if meta else None) or text_meta.title
     else:
         title = meta.title if meta else None
-    return HtmlResult(
+    return Extraction(
         body=body,
         title=title or None,
         author=(meta.author if meta else None) or None,

@@ -3,7 +3,22 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """A document's article body (paragraphs separated by blank lines) and its metadata."""
+
+    body: str
+    title: str | None
+    author: str | None
+    published: datetime | None
+    site: str | None
+    url: str | None
+    language: str | None
+    method: str  # which extraction produced the body
 
 # The most frequent function words of each language (hand-written, short on purpose):
 # enough to tell the languages apart and to measure how prose-like a line is.

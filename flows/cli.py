@@ -14,7 +14,12 @@ from typing import Sequence
 from flows.config import ConfigError, load_settings
 
 EPILOG_RUN = "example: docdedup run --raw raw/ --warehouse warehouse/docdedup.duckdb"
-EPILOG_SQL = 'example: docdedup sql "SELECT text, n_occurrences FROM paragraphs ORDER BY 2 DESC LIMIT 5" --format csv'
+EPILOG_SQL = (
+    'example: docdedup sql "SELECT text, n_occurrences FROM paragraphs ORDER BY 2 DESC LIMIT 5" --format csv\n'
+    "         docdedup sql            (no query: an interactive read-only session; end statements with ;)"
+)
+EPILOG_SEARCH = 'example: docdedup search "Pentagon withdrawal" --limit 5'
+EPILOG_EXPORT = "example: docdedup export exports/ --format parquet"
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -30,10 +35,20 @@ def parser() -> argparse.ArgumentParser:
     _common(run)
     run.add_argument("--threshold", type=float, help="near-duplicate Jaccard threshold (default 0.4)")
     run.add_argument("--max-file-bytes", type=int, help="reject files larger than this (default 20 MiB)")
-    sql = sub.add_parser("sql", help="run read-only SQL on the warehouse", epilog=EPILOG_SQL)
-    sql.add_argument("query", help="one SQL statement")
+    raw_epilog = argparse.RawDescriptionHelpFormatter
+    sql = sub.add_parser("sql", help="run read-only SQL on the warehouse", epilog=EPILOG_SQL, formatter_class=raw_epilog)
+    sql.add_argument("query", nargs="?", help="one SQL statement (omit for an interactive session)")
     _common(sql)
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format (default table)")
+    search = sub.add_parser("search", help="full-text search (BM25) over the passages", epilog=EPILOG_SEARCH)
+    search.add_argument("words", help="what to look for")
+    search.add_argument("--limit", type=int, default=10, help="how many passages (default 10)")
+    _common(search)
+    search.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format (default table)")
+    export = sub.add_parser("export", help="write the tables and views to files", epilog=EPILOG_EXPORT)
+    export.add_argument("dir", type=Path, help="output folder (created if missing)")
+    export.add_argument("--format", choices=["parquet", "csv", "jsonl"], default="parquet", help="file format (default parquet)")
+    _common(export)
     return top
 
 
@@ -41,9 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `docdedup` console script."""
     args = parser().parse_args(argv)
     try:
-        if args.command == "run":
-            return cmd_run(args)
-        return cmd_sql(args)
+        return COMMANDS[args.command](args)
     except ConfigError as err:
         return _fail(err)
     except Exception as err:
@@ -95,14 +108,78 @@ def format_summary(s: dict, warehouse: Path) -> str:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    """Read-only SQL; prints a table, CSV or JSON."""
+    """Read-only SQL: one statement, or an interactive session when no query is given."""
     from flows import warehouse
 
     settings = load_settings({"warehouse": args.warehouse})
     with warehouse.connect(settings.warehouse, read_only=True) as con:
+        if args.query is None:
+            return sql_session(con, args.format, sys.stdin, sys.stdout)
         cols, rows = warehouse.query(con, args.query)
     sys.stdout.write(render(cols, rows, args.format))
     return 0
+
+
+def sql_session(con, fmt: str, stdin, stdout) -> int:
+    """A small read-only SQL shell: statements end with ';', errors are reported and the session goes on."""
+    import duckdb
+
+    from flows import warehouse
+
+    interactive = stdin.isatty()
+    if interactive:
+        stdout.write("docdedup SQL (read-only). End statements with ';'. .tables lists tables and views; .quit or Ctrl-D leaves.\n")
+    buffer = ""
+    while True:
+        if interactive:
+            stdout.write("docdedup> " if not buffer else "     ...> ")
+            stdout.flush()
+        line = stdin.readline()
+        if not line:
+            break
+        if not buffer and line.strip() in (".quit", ".exit"):
+            break
+        if not buffer and line.strip() == ".tables":
+            line = "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1;"
+        buffer += line
+        if not buffer.rstrip().endswith(";"):
+            continue
+        try:
+            for statement in duckdb.extract_statements(buffer):
+                cols, rows = warehouse.query(con, statement)
+                if cols:
+                    stdout.write(render(cols, rows, fmt))
+        except duckdb.Error as err:
+            stdout.write(f"Error: {err}\n")
+        buffer = ""
+    if interactive:
+        stdout.write("\n")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Best-matching passages with the documents that carry them."""
+    from flows import warehouse
+
+    settings = load_settings({"warehouse": args.warehouse})
+    with warehouse.connect(settings.warehouse, read_only=True) as con:
+        cols, rows = warehouse.search(con, args.words, args.limit)
+    sys.stdout.write(render(cols, rows, args.format))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Tables and views to parquet, CSV or JSON-lines files."""
+    from flows import warehouse
+
+    settings = load_settings({"warehouse": args.warehouse})
+    with warehouse.connect(settings.warehouse, read_only=True) as con:
+        written = warehouse.export(con, args.dir, args.format)
+    print(f"wrote {len(written)} files to {args.dir}: " + ", ".join(p.name for p in written))
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "sql": cmd_sql, "search": cmd_search, "export": cmd_export}
 
 
 def render(cols: list[str], rows: list[tuple], fmt: str) -> str:

@@ -43,9 +43,36 @@ def migrations() -> list[tuple[int, str, str]]:
     return out
 
 
+# What `docdedup export` writes: the contract's tables and the views for people.
+EXPORTED = [
+    "documents", "paragraphs", "document_paragraphs", "rejected_files", "runs",
+    "duplicate_groups", "document_overlap", "passage_timeline", "source_stats", "unique_text",
+]
+EXPORT_FORMATS = {"parquet": ("parquet", "(FORMAT parquet)"), "csv": ("csv", "(FORMAT csv, HEADER)"),
+                  "jsonl": ("jsonl", "(FORMAT json)")}
+
+
+def fts_extension() -> Path | None:
+    """The full-text-search extension shipped by the pip package duckdb-extension-fts, if installed."""
+    try:
+        import duckdb_extension_fts
+    except ImportError:
+        return None
+    path = Path(duckdb_extension_fts.__file__).parent / "extensions" / f"v{duckdb.__version__}" / "fts.duckdb_extension"
+    return path if path.is_file() else None
+
+
+def _load_fts(con: duckdb.DuckDBPyConnection) -> bool:
+    path = fts_extension()
+    if path is None:
+        return False
+    con.execute(f"LOAD '{path}'")
+    return True
+
+
 @contextmanager
 def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse (creating and migrating it unless read-only); closes on exit."""
+    """Open the warehouse (creating and migrating it unless read-only) with full-text search loaded."""
     path = Path(path)
     if read_only and not path.exists():
         raise WarehouseError(f"warehouse {path} does not exist yet; run `docdedup run` first")
@@ -61,8 +88,15 @@ def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
             ) from None
         raise WarehouseError(f"cannot open warehouse {path}: {err}") from None
     try:
-        if not read_only:
+        has_fts = _load_fts(con)
+        if read_only:
+            if con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'").fetchone()[0]:
+                _check_version(con)
+        else:
             migrate(con)
+            if has_fts and not _has_search_index(con):
+                # A warehouse from before the index existed: build it once.
+                refresh_search_index(con)
         yield con
     finally:
         con.close()
@@ -73,13 +107,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
     )
-    done = {v for (v,) in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    done = _check_version(con)
     known = migrations()
-    newest = max((v for v, _, _ in known), default=0)
-    if done and max(done) > newest:
-        raise WarehouseError(
-            f"warehouse schema version {max(done)} is newer than this docdedup understands ({newest}); upgrade docdedup"
-        )
     applied = []
     for version, name, sql in known:
         if version in done:
@@ -94,6 +123,68 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
             raise
         applied.append(version)
     return applied
+
+
+def _check_version(con: duckdb.DuckDBPyConnection) -> set[int]:
+    """The schema versions applied; refuses a warehouse made by a newer docdedup."""
+    done = {v for (v,) in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    newest = max((v for v, _, _ in migrations()), default=0)
+    if done and max(done) > newest:
+        raise WarehouseError(
+            f"warehouse schema version {max(done)} is newer than this docdedup understands ({newest}); upgrade docdedup"
+        )
+    return done
+
+
+def _has_search_index(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'fts_main_paragraphs'"
+    ).fetchone()[0])
+
+
+def refresh_search_index(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild the BM25 index over paragraphs.text (English stemmer and stop words)."""
+    con.execute("PRAGMA create_fts_index('paragraphs', 'paragraph_id', 'text', overwrite = 1)")
+
+
+def search(con: duckdb.DuckDBPyConnection, words: str, limit: int = 10) -> tuple[list[str], list[tuple]]:
+    """The passages that best match `words` (BM25), with the documents that carry them."""
+    if fts_extension() is None:
+        raise WarehouseError("full-text search needs the duckdb-extension-fts package; reinstall docdedup")
+    if not _has_search_index(con):
+        raise WarehouseError("this warehouse has no search index yet; run `docdedup run` once to build it")
+    return query(con, """
+        WITH hits AS (
+            SELECT paragraph_id, text, n_documents, fts_main_paragraphs.match_bm25(paragraph_id, $words) AS score
+            FROM paragraphs
+        )
+        SELECT round(h.score, 3) AS score, h.text, h.n_documents,
+               string_agg(coalesce(d.title, d.source_path), ' | ' ORDER BY d.published NULLS LAST, d.source_path) AS documents
+        FROM hits h
+        JOIN (SELECT DISTINCT paragraph_id, doc_id FROM document_paragraphs) dp USING (paragraph_id)
+        JOIN documents d USING (doc_id)
+        WHERE h.score IS NOT NULL
+        GROUP BY h.paragraph_id, h.score, h.text, h.n_documents
+        ORDER BY h.score DESC, h.paragraph_id
+        LIMIT $limit""", {"words": words, "limit": limit})
+
+
+def export(con: duckdb.DuckDBPyConnection, out_dir: Path, fmt: str) -> list[Path]:
+    """Write every exported table and view to `out_dir` as NAME.EXT; each file appears whole or not at all."""
+    ext, options = EXPORT_FORMATS[fmt]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in EXPORTED:
+        final = out_dir / f"{name}.{ext}"
+        partial = out_dir / f".{name}.{ext}.part"
+        con.execute(f"COPY (SELECT * FROM {name}) TO '{_sql_str(partial)}' {options}")
+        partial.replace(final)
+        written.append(final)
+    return written
+
+
+def _sql_str(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 def _now() -> datetime:
@@ -332,6 +423,8 @@ def load_run(
             [run.minhash_config],
         )
         con.execute("INSERT INTO lsh_bands SELECT band_key, norm_hash FROM t_bands")
+        if (plan.paragraphs or plan.retired) and fts_extension() is not None:
+            refresh_search_index(con)
         counts = plan.counts
         con.execute(
             """INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
@@ -357,8 +450,8 @@ def load_run(
     }
 
 
-def query(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple]]:
+def query(con: duckdb.DuckDBPyConnection, sql, params=None) -> tuple[list[str], list[tuple]]:
     """Run one SQL statement; return column names and rows."""
-    cur = con.execute(sql)
+    cur = con.execute(sql, params) if params is not None else con.execute(sql)
     cols = [d[0] for d in cur.description] if cur.description else []
     return cols, cur.fetchall() if cur.description else []

@@ -88,3 +88,17 @@ def test_run_refuses_a_locked_warehouse_before_starting_prefect(tmp_path, capsys
     finally:
         child.kill()
         child.wait()
+
+
+def test_the_duckdb_shell_opens_the_warehouse_read_only(db):
+    import shutil
+    import subprocess
+    import sys
+
+    shell = Path(sys.executable).parent / "duckdb"
+    if not shell.exists():
+        shell = shutil.which("duckdb")
+    assert shell, "duckdb-cli is a dependency: its `duckdb` shell must be installed beside python"
+    out = subprocess.run([str(shell), "-readonly", "-csv", str(db), "-c", "SELECT count(*) AS n FROM document_paragraphs"],
+                         capture_output=True, text=True, timeout=60)
+    assert (out.returncode, out.stdout) == (0, "n\n2\n")

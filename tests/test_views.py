@@ -1,0 +1,170 @@
+"""Views, search, export and schema upgrades, on the seeds plus a syndicated copy of one seed."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from conftest import ingest_docs, make_doc, table
+from flows import cli, warehouse
+from flows.clean import clean_document
+from flows.prepare import prepare_document
+from flows.read import RawDocument
+from flows.split import split_paragraphs
+
+PENTAGON_SEED = "004_3cd088a2b52e8ece.txt"
+
+
+def _syndicated_copy(seed_text: str) -> str:
+    """An HTML copy of a seed article as another outlet runs it: straight quotes, one paragraph cut,
+    one sentence added to the second paragraph, one paragraph of its own at the end."""
+    raw = RawDocument("seed.txt", "0", 0, 0, "text", "utf-8", seed_text)
+    paragraphs = split_paragraphs(clean_document(raw).body)
+    edited = [p.replace("’", "'") for p in paragraphs[:-1]]
+    edited[1] += " Officials gave no further details."
+    edited.append("Syndicate Daily will update this story as more information becomes available from the briefing.")
+    body = "\n".join(f"<p>{p}</p>" for p in edited)
+    return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<meta property="og:site_name" content="Syndicate Daily">
+<meta property="og:title" content="Pentagon: no plan to pull troops from Iraq">
+<meta property="article:published_time" content="2024-01-10T09:00:00Z">
+</head><body><nav><a href="/">Home</a> <a href="/world">World</a></nav>
+<article><h1>Pentagon: no plan to pull troops from Iraq</h1>{body}</article>
+<footer>© Syndicate Daily</footer></body></html>"""
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory, seeds_dir: Path) -> Path:
+    path = tmp_path_factory.mktemp("views") / "w.duckdb"
+    docs = []
+    for f in sorted(seeds_dir.iterdir()):
+        docs.append(prepare_document(RawDocument(f.name, f.name, 1, 0, "text", "utf-8", f.read_text(encoding="utf-8")), _settings()))
+    copy = _syndicated_copy((seeds_dir / PENTAGON_SEED).read_text(encoding="utf-8"))
+    docs.append(prepare_document(RawDocument("copy.html", "copy", 1, 0, "html", "utf-8", copy), _settings()))
+    ingest_docs(path, docs)
+    return path
+
+
+def _settings():
+    from flows.config import Settings
+
+    return Settings()
+
+
+def _n_paragraphs(db: Path, source_path: str) -> int:
+    return table(db, f"SELECT n_paragraphs FROM documents WHERE source_path = '{source_path}'")[0][0]
+
+
+def test_duplicate_groups_lists_every_shared_passage(db: Path):
+    n_seed = _n_paragraphs(db, PENTAGON_SEED)
+    rows = table(db, "SELECT n_occurrences, n_documents, n_sites, first_seen, last_seen FROM duplicate_groups ORDER BY canonical_text")
+    copied = [r for r in rows if r[1] == 2]
+    # Every seed paragraph but the cut last one reappears in the copy; the seed that repeats
+    # its summary paragraph gives one more group, inside one document.
+    assert len(copied) == n_seed - 1
+    assert {r[2:] for r in copied} == {(1, datetime(2024, 1, 9), datetime(2024, 1, 10))}
+    assert [r[:3] for r in rows if r[1] == 1] == [(2, 1, 0)]
+
+
+def test_document_overlap_gives_each_side_its_share(db: Path):
+    rows = table(db, "SELECT source_path_a, source_path_b, shared_passages, share_a, share_b FROM document_overlap")
+    n_seed, n_copy = _n_paragraphs(db, PENTAGON_SEED), _n_paragraphs(db, "copy.html")
+    shared = n_seed - 1
+    expected = {"copy.html": round(shared / n_copy, 4), PENTAGON_SEED: round(shared / n_seed, 4)}
+    assert len(rows) == 1
+    a, b, n, share_a, share_b = rows[0]
+    assert {a, b} == {"copy.html", PENTAGON_SEED} and n == shared
+    assert (share_a, share_b) == (expected[a], expected[b])
+
+
+def test_passage_timeline_puts_the_first_publisher_first(db: Path):
+    pid = table(db, "SELECT paragraph_id FROM paragraphs WHERE text LIKE 'He noted that U.S. forces%'")[0][0]
+    rows = table(db, f"SELECT appearance, source_path, site, match FROM passage_timeline WHERE paragraph_id = '{pid}' ORDER BY appearance")
+    assert rows == [(1, PENTAGON_SEED, None, "new"), (2, "copy.html", "Syndicate Daily", "exact")]
+
+
+def test_source_stats_splits_original_and_reused_text(db: Path):
+    rows = dict((r[0], r[1:]) for r in table(db, "SELECT site, documents, paragraphs, original_paragraphs, reused_paragraphs FROM source_stats"))
+    n_copy = _n_paragraphs(db, "copy.html")
+    assert rows["Syndicate Daily"] == (1, n_copy, 1, n_copy - 1)
+    total_seed = table(db, "SELECT sum(n_paragraphs) FROM documents WHERE format = 'text'")[0][0]
+    assert rows["(unknown)"] == (5, total_seed, total_seed - 1, 1)
+
+
+def test_unique_text_keeps_only_what_a_document_added(db: Path):
+    text = table(db, "SELECT text FROM unique_text WHERE source_path = 'copy.html'")[0][0]
+    assert text == "Syndicate Daily will update this story as more information becomes available from the briefing."
+    full = table(db, f"SELECT n_paragraphs, n_unique_paragraphs FROM unique_text WHERE source_path = '{PENTAGON_SEED}'")
+    assert full == [(_n_paragraphs(db, PENTAGON_SEED),) * 2]
+
+
+def test_search_ranks_the_pentagon_passages_first_and_sql_agrees(db: Path, capsys):
+    with warehouse.connect(db, read_only=True) as con:
+        _, rows = warehouse.search(con, "Pentagon withdrawal", 3)
+        sql_rows = con.execute(
+            "SELECT text FROM (SELECT text, fts_main_paragraphs.match_bm25(paragraph_id, 'Pentagon withdrawal') AS score "
+            "FROM paragraphs) WHERE score IS NOT NULL ORDER BY score DESC, text LIMIT 3"
+        ).fetchall()
+    assert len(rows) == 3
+    assert all("Pentagon" in r[1] and ("withdraw" in r[1].lower()) for r in rows[:2])
+    assert [r[1] for r in rows] == [r[0] for r in sql_rows]
+    assert cli.main(["search", "Pentagon withdrawal", "--limit", "1", "--warehouse", str(db), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    titles = table(db, """SELECT DISTINCT coalesce(d.title, d.source_path) FROM paragraphs p
+                          JOIN document_paragraphs dp USING (paragraph_id) JOIN documents d USING (doc_id)
+                          WHERE p.text = $$%s$$""" % rows[0][1])
+    assert out[0]["text"] == rows[0][1] and out[0]["documents"] == " | ".join(t for (t,) in titles)
+
+
+def test_export_writes_every_table_and_view(db: Path, tmp_path: Path, capsys):
+    for fmt, ext in [("parquet", "parquet"), ("csv", "csv"), ("jsonl", "jsonl")]:
+        out = tmp_path / fmt
+        assert cli.main(["export", str(out), "--format", fmt, "--warehouse", str(db)]) == 0
+        assert sorted(p.name for p in out.iterdir()) == sorted(f"{n}.{ext}" for n in warehouse.EXPORTED)
+    capsys.readouterr()
+    with warehouse.connect(db, read_only=True) as con:
+        for name in warehouse.EXPORTED:
+            n = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+            assert con.execute(f"SELECT count(*) FROM '{tmp_path / 'parquet' / (name + '.parquet')}'").fetchone()[0] == n
+            lines = (tmp_path / "jsonl" / f"{name}.jsonl").read_text().splitlines()
+            assert len(lines) == n
+
+
+def test_sql_session_runs_statements_and_survives_errors(db: Path):
+    stdin = io.StringIO("SELECT count(*) AS n FROM documents;\nSELECT nope;\nSELECT 1 AS a,\n  2 AS b;\n.quit\nSELECT 3;\n")
+    stdout = io.StringIO()
+    with warehouse.connect(db, read_only=True) as con:
+        assert cli.sql_session(con, "csv", stdin, stdout) == 0
+    out = stdout.getvalue().splitlines()
+    assert out[:2] == ["n", "6"]
+    assert out[2].startswith("Error: Binder Error")
+    assert out[-2:] == ["a,b", "1,2"]
+
+
+def test_an_older_warehouse_upgrades_in_place_and_keeps_every_row(tmp_path: Path, monkeypatch):
+    db = tmp_path / "old.duckdb"
+    all_migrations = warehouse.migrations()
+    monkeypatch.setattr(warehouse, "migrations", lambda: all_migrations[:1])
+    ingest_docs(db, [make_doc("a.txt", ["The first story has a paragraph that is long enough.", "And a second one that is long too."]),
+                     make_doc("b.txt", ["The first story has a paragraph that is long enough."])])
+    tables = ["documents", "paragraphs", "document_paragraphs", "rejected_files", "runs", "paragraph_fingerprints", "lsh_bands"]
+    before = {t: sorted(table(db, f"SELECT * FROM {t}"), key=repr) for t in tables}
+    assert table(db, "SELECT max(version) FROM schema_migrations") == [(1,)]
+    monkeypatch.undo()
+    with warehouse.connect(db):
+        pass
+    assert table(db, "SELECT version FROM schema_migrations ORDER BY 1") == [(v,) for v, _, _ in all_migrations]
+    assert {t: sorted(table(db, f"SELECT * FROM {t}"), key=repr) for t in tables} == before
+    assert table(db, "SELECT n_documents FROM duplicate_groups") == [(2,)]
+
+
+def test_an_older_docdedup_refuses_a_newer_warehouse_even_read_only(tmp_path: Path, capsys):
+    db = tmp_path / "w.duckdb"
+    with warehouse.connect(db) as con:
+        con.execute("INSERT INTO schema_migrations VALUES (999, '999_future.sql', now())")
+    assert cli.main(["sql", "SELECT 1", "--warehouse", str(db)]) == 1
+    assert "schema version 999 is newer than this docdedup understands" in capsys.readouterr().err

@@ -67,6 +67,10 @@ class Settings:
     threshold: float = 0.4
     # Paragraphs with fewer normalised words than this are matched exactly only.
     min_words: int = 6
+    # A paragraph is part of a passage when this share of its shingles is in it ...
+    containment: float = 0.8
+    # ... and it is at most this fraction of the passage's size (else it is a near-duplicate).
+    part_ratio: float = 0.6
     minhash: MinHashConfig = field(default_factory=MinHashConfig)
 
     def with_overrides(self, values: Mapping[str, Any]) -> "Settings":
@@ -119,6 +123,8 @@ def _apply(settings: Settings, values: Mapping[str, Any], source: str) -> Settin
 def _validate(s: Settings, source: str) -> None:
     checks = [
         (0.0 < s.threshold <= 1.0, "threshold must be in (0, 1]"),
+        (0.0 < s.containment <= 1.0, "containment must be in (0, 1]"),
+        (0.0 < s.part_ratio < 1.0, "part_ratio must be in (0, 1)"),
         (s.max_file_bytes > 0, "max_file_bytes must be positive"),
         (s.chunk_files > 0, "chunk_files must be positive"),
         (s.min_words >= 1, "min_words must be at least 1"),

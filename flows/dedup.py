@@ -1,11 +1,20 @@
 """Dedup: exact and near-duplicate matching of new paragraphs against each other and the warehouse.
 
 Pure functions: the warehouse module fetches what is already stored (`Stored`), `plan_dedup`
-decides, the warehouse module writes the `DedupPlan`. Near-duplicate candidates come from shared
-LSH band keys and are verified with the exact Jaccard similarity of word shingles; verified pairs
-are joined transitively (union-find), and each cluster's canonical paragraph is the occurrence
-with the smallest order key (earliest published, earliest run, source path, position), so the
-result does not depend on the order in which files, chunks or workers were processed.
+decides, the warehouse module writes the `DedupPlan`.
+
+Candidates come from shared LSH band keys and shared sentences; each is verified on the exact
+word-shingle sets and classed as
+- near: Jaccard similarity >= threshold (and not shaped like a part of the other), or
+- contained: at least `containment` of the smaller's shingles are in the larger, which is at
+  least 1/`part_ratio` times its size (a paragraph split in two, or two merged into one).
+Near pairs are joined transitively (union-find). A later paragraph contained in an earlier passage
+joins it as `contained` (a split); an earlier passage contained in a later paragraph is the same
+passage with a sentence added when it is the only one, and is linked (`passage_links`), not
+joined, when the later paragraph contains several passages (a merge): merged paragraphs never
+bridge two passages. Each cluster's canonical paragraph is the occurrence with the smallest order
+key (earliest published, earliest run, source path, position), so the result does not depend on
+the order in which files, chunks or workers were processed.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from itertools import combinations
 import numpy as np
 
 from flows.config import Settings
-from flows.fingerprint import jaccard, shingle_hashes
+from flows.fingerprint import shingle_hashes
 
 # Published-date stand-in for undated documents: they sort after every dated one.
 UNDATED = datetime.max
@@ -59,6 +68,7 @@ class NewVariant:
     n_words: int
     signature: np.ndarray
     band_keys: np.ndarray | None  # None: too short for near matching
+    sentence_keys: np.ndarray | None = None  # None: too short for near matching
 
 
 @dataclass(frozen=True)
@@ -80,8 +90,11 @@ class Stored:
     """What the warehouse already holds that this run's paragraphs could match."""
 
     cluster_of: dict[int, str] = field(default_factory=dict)  # stored norm_hash -> paragraph_id
-    band_hits: list[tuple[int, int]] = field(default_factory=list)  # (new norm_hash, stored norm_hash)
+    # (new norm_hash, stored norm_hash) sharing an LSH band or a sentence
+    band_hits: list[tuple[int, int]] = field(default_factory=list)
     clusters: dict[str, StoredCluster] = field(default_factory=dict)
+    # whole paragraph_id -> paragraph_ids already linked as its parts (passage_links)
+    parts: dict[str, set[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -106,12 +119,22 @@ class OccurrenceRow:
 
 @dataclass(frozen=True)
 class Repoint:
-    """Stored occurrences of `old_id` with this norm_hash now belong to `new_id`, at this similarity."""
+    """Stored occurrences of `old_id` with this norm_hash now belong to `new_id`, with this match."""
 
     old_id: str
     norm_hash: int
     new_id: str
+    match: str
     similarity: float
+
+
+@dataclass(frozen=True)
+class Link:
+    """Passage `paragraph_id` is contained in passage `whole_paragraph_id` (a merged paragraph)."""
+
+    paragraph_id: str
+    whole_paragraph_id: str
+    containment: float
 
 
 @dataclass
@@ -122,6 +145,7 @@ class DedupPlan:
     retired: list[str] = field(default_factory=list)  # paragraph_ids merged into another
     occurrences: list[OccurrenceRow] = field(default_factory=list)
     repoints: list[Repoint] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
     new_variants: list[NewVariant] = field(default_factory=list)  # to fingerprint-store
     variant_cluster: dict[int, str] = field(default_factory=dict)  # every touched norm_hash -> paragraph_id
     counts: dict[str, int] = field(default_factory=dict)
@@ -149,13 +173,13 @@ class _UnionFind:
 
 
 def candidate_pairs(variants: list[NewVariant]) -> set[tuple[int, int]]:
-    """Pairs of new variants that share at least one LSH band key."""
-    buckets: dict[int, list[int]] = {}
+    """Pairs of new variants that share an LSH band key or a sentence."""
+    buckets: dict[tuple[int, int], list[int]] = {}
     for v in variants:
-        if v.band_keys is None:
-            continue
-        for key in v.band_keys.tolist():
-            buckets.setdefault(key, []).append(v.norm_hash)
+        for kind, keys in ((0, v.band_keys), (1, v.sentence_keys)):
+            if keys is not None:
+                for key in keys.tolist():
+                    buckets.setdefault((kind, key), []).append(v.norm_hash)
     pairs: set[tuple[int, int]] = set()
     for members in buckets.values():
         if len(members) < 2:
@@ -169,73 +193,170 @@ def candidate_pairs(variants: list[NewVariant]) -> set[tuple[int, int]]:
     return pairs
 
 
+class _Shingles:
+    """Shingle sets of normalised texts, computed once each, and the relations between them."""
+
+    def __init__(self, norms: dict[int, str], settings: Settings):
+        self.norms, self.settings, self.sets = norms, settings, {}
+
+    def get(self, h: int) -> set[int]:
+        if h not in self.sets:
+            self.sets[h] = set(shingle_hashes(self.norms[h], self.settings.minhash).tolist())
+        return self.sets[h]
+
+    def relation(self, a: int, b: int) -> tuple[str, float, int | None] | None:
+        """('near', jaccard, None), ('contained', containment, part_hash) or None for a verified pair."""
+        sa, sb = self.get(a), self.get(b)
+        inter = len(sa & sb)
+        if not inter:
+            return None
+        part, small, large = (a, sa, sb) if (len(sa), a) < (len(sb), b) else (b, sb, sa)
+        c = inter / len(small)
+        if c >= self.settings.containment and len(small) <= self.settings.part_ratio * len(large):
+            return ("contained", c, part)
+        j = inter / (len(sa) + len(sb) - inter)
+        return ("near", j, None) if j >= self.settings.threshold else None
+
+    def contains(self, whole: int, part: int) -> bool:
+        """True when `part` is shaped like a part of `whole` (see `relation`)."""
+        sp, sw = self.get(part), self.get(whole)
+        return bool(sp) and len(sp & sw) / len(sp) >= self.settings.containment and len(sp) <= self.settings.part_ratio * len(sw)
+
+    def match(self, h: int, canon: int) -> tuple[str, float]:
+        """How variant h relates to its cluster's canonical: exact, contained (a part of it) or near."""
+        if h == canon:
+            return "exact", 1.0
+        sa, sc = self.get(h), self.get(canon)
+        inter = len(sa & sc)
+        if sa and inter / len(sa) >= self.settings.containment and len(sa) <= self.settings.part_ratio * len(sc):
+            return "contained", inter / len(sa)
+        return "near", inter / len(sa | sc) if sa | sc else 1.0
+
+
+@dataclass
+class _Component:
+    new: list[Occurrence] = field(default_factory=list)
+    old: set[str] = field(default_factory=set)
+    canon: tuple | None = None  # (order, doc_id, position, norm_hash, text)
+
+    @property
+    def order(self) -> OrderKey:
+        return self.canon[0]
+
+    @property
+    def paragraph_id(self) -> str:
+        return paragraph_id_for(self.canon[1], self.canon[2])
+
+
 def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored: Stored, settings: Settings) -> DedupPlan:
-    """Match this run's paragraphs exactly and approximately, cluster them, pick canonicals, plan the writes."""
-    cfg = settings.minhash
-    new_by_hash = {v.norm_hash: v for v in variants}
+    """Match this run's paragraphs exactly, approximately and by containment; cluster; pick canonicals; plan the writes."""
+    eligible = {v.norm_hash for v in variants if v.band_keys is not None}
     norms = {h: t for c in stored.clusters.values() for h, t in c.variants.items()}
     norms.update((v.norm_hash, v.norm) for v in variants)
-    shingles: dict[int, np.ndarray] = {}
-
-    def sim(a: int, b: int) -> float:
-        if a == b:
-            return 1.0
-        for h in (a, b):
-            if h not in shingles:
-                shingles[h] = shingle_hashes(norms[h], cfg)
-        return jaccard(shingles[a], shingles[b])
-
-    uf = _UnionFind()
+    sh = _Shingles(norms, settings)
     node = lambda h: ("c", stored.cluster_of[h]) if h in stored.cluster_of else ("n", h)  # noqa: E731
+
+    # 1. verify candidates: near pairs are joined, containment pairs kept as (part, whole, containment)
+    uf = _UnionFind()
     for v in variants:
         uf.find(node(v.norm_hash))
-    for a, b in sorted(candidate_pairs(variants)):
-        if sim(a, b) >= settings.threshold:
+    contained: list[tuple[int, int, float]] = []
+    pairs = candidate_pairs(variants) | {(n, o) for n, o in stored.band_hits if n in eligible and o in norms}
+    for a, b in sorted(pairs):
+        rel = sh.relation(a, b)
+        if rel is None:
+            continue
+        kind, value, part = rel
+        if kind == "near":
             uf.union(node(a), node(b))
-    for new_h, old_h in sorted(set(stored.band_hits)):
-        if new_h in new_by_hash and new_by_hash[new_h].band_keys is not None and sim(new_h, old_h) >= settings.threshold:
-            uf.union(node(new_h), ("c", stored.cluster_of[old_h]))
-
-    components: dict[object, dict[str, list]] = {}
-    for occ in occurrences:
-        comp = components.setdefault(uf.find(node(occ.norm_hash)), {"new": [], "old": set()})
-        comp["new"].append(occ)
-    for n in list(uf.parent):
-        if n[0] == "c" and uf.find(n) in components:
-            components[uf.find(n)]["old"].add(n[1])
-
-    plan = DedupPlan(new_variants=[v for v in variants if v.norm_hash not in stored.cluster_of])
-    counts = {"new": 0, "exact": 0, "near": 0}
-    for root in sorted(components, key=repr):
-        comp = components[root]
-        olds = [stored.clusters[pid] for pid in sorted(comp["old"])]
-        best_new = min(comp["new"], key=lambda o: o.order)
-        best_old = min(olds, key=lambda c: c.canonical_order, default=None)
-        if best_old is not None and best_old.canonical_order < best_new.order:
-            canon_doc, canon_pos = best_old.canonical_doc_id, best_old.canonical_position
-            canon_hash, canon_text = best_old.canonical_hash, best_old.canonical_text
         else:
-            canon_doc, canon_pos = best_new.doc_id, best_new.position
-            canon_hash, canon_text = best_new.norm_hash, best_new.text
-        pid = paragraph_id_for(canon_doc, canon_pos)
-        plan.paragraphs.append(ParagraphRow(pid, canon_text, canon_doc, canon_pos, canon_hash))
-        for occ in comp["new"]:
-            if (occ.doc_id, occ.position) == (canon_doc, canon_pos):
+            contained.append((part, b if part == a else a, value))
+            uf.find(node(a)), uf.find(node(b))
+
+    # 2. components and their canonical occurrence (stored clusters bring their own canonical)
+    def components() -> dict[object, _Component]:
+        comps: dict[object, _Component] = {}
+        for occ in occurrences:
+            comps.setdefault(uf.find(node(occ.norm_hash)), _Component()).new.append(occ)
+        for n in list(uf.parent):
+            if n[0] == "c":
+                comps.setdefault(uf.find(n), _Component()).old.add(n[1])
+        for comp in comps.values():
+            options = [(o.order, o.doc_id, o.position, o.norm_hash, o.text) for o in comp.new]
+            for pid in comp.old:
+                c = stored.clusters[pid]
+                options.append((c.canonical_order, c.canonical_doc_id, c.canonical_position, c.canonical_hash, c.canonical_text))
+            comp.canon = min(options)
+        return comps
+
+    comps = components()
+    # 3. an earlier passage inside a later one that contains no other passage: a sentence was added
+    parts_of: dict[object, set[object]] = {}
+    for part, whole, _ in contained:
+        p, w = uf.find(node(part)), uf.find(node(whole))
+        if p != w and comps[p].order < comps[w].order and sh.contains(comps[w].canon[3], part):
+            parts_of.setdefault(w, set()).add(p)
+    # A stored paragraph already linked to the parts it merged is a merge, whatever this run adds.
+    for whole_id, part_ids in sorted(stored.parts.items()):
+        if ("c", whole_id) in uf.parent and uf.find(("c", whole_id)) in parts_of:
+            parts_of[uf.find(("c", whole_id))] |= {uf.find(("c", p)) if ("c", p) in uf.parent else ("c", p) for p in part_ids}
+    singles = [(w, parts.pop()) for w, parts in sorted(parts_of.items(), key=repr) if len(parts) == 1]
+    for w, p in singles:
+        uf.union(w, p)
+    if singles:
+        comps = components()
+
+    # 4. a later paragraph inside an earlier passage joins it (split); other containment is a link
+    wholes: dict[object, list[tuple]] = {}
+    links: dict[tuple[object, object], float] = {}
+    for part, whole, value in sorted(contained):
+        p, w = uf.find(node(part)), uf.find(node(whole))
+        if p == w:
+            continue
+        # Only a part of the passage itself (its canonical text), not of one variant of it, joins it.
+        if not comps[p].old and comps[w].order < comps[p].order and sh.contains(comps[w].canon[3], part):
+            wholes.setdefault(p, []).append((-value, comps[w].order, repr(w), w))
+        else:
+            links[(p, w)] = max(value, links.get((p, w), 0.0))
+    # The most containing passage wins, then the earliest.
+    absorbed = {p: min(options)[3] for p, options in wholes.items()}
+
+    def final(root: object) -> object:
+        while root in absorbed:  # strictly earlier each step: no cycles
+            root = absorbed[root]
+        return root
+
+    # 5. the writes
+    plan = DedupPlan(new_variants=[v for v in variants if v.norm_hash not in stored.cluster_of])
+    counts = {"new": 0, "exact": 0, "near": 0, "contained": 0}
+    upserted: set[str] = set()
+    for root in sorted(comps, key=repr):
+        comp = comps[root]
+        target = comps[final(root)]
+        pid, canon_hash = target.paragraph_id, target.canon[3]
+        if pid not in upserted:
+            order, doc, pos, h, text = target.canon
+            plan.paragraphs.append(ParagraphRow(pid, text, doc, pos, h))
+            upserted.add(pid)
+        for occ in comp.new:
+            if (occ.doc_id, occ.position) == target.canon[1:3]:
                 match, similarity = "new", 1.0
-            elif occ.norm_hash == canon_hash:
-                match, similarity = "exact", 1.0
             else:
-                match, similarity = "near", sim(occ.norm_hash, canon_hash)
+                match, similarity = sh.match(occ.norm_hash, canon_hash)
             counts[match] += 1
             plan.occurrences.append(OccurrenceRow(occ.doc_id, occ.position, pid, occ.text, match, similarity, occ.norm_hash))
             plan.variant_cluster[occ.norm_hash] = pid
-        for c in olds:
-            for h in sorted(c.variants):
+        for old_id in sorted(comp.old):
+            for h in sorted(stored.clusters[old_id].variants):
                 plan.variant_cluster[h] = pid
-                if c.paragraph_id != pid:
-                    plan.repoints.append(Repoint(c.paragraph_id, h, pid, sim(h, canon_hash)))
-            if c.paragraph_id != pid:
-                plan.retired.append(c.paragraph_id)
+                if old_id != pid:
+                    plan.repoints.append(Repoint(old_id, h, pid, *sh.match(h, canon_hash)))
+            if old_id != pid:
+                plan.retired.append(old_id)
+    for (p, w), value in sorted(links.items(), key=repr):
+        part_id, whole_id = comps[final(p)].paragraph_id, comps[final(w)].paragraph_id
+        if part_id != whole_id:
+            plan.links.append(Link(part_id, whole_id, value))
     plan.counts = counts
     return plan
 
@@ -250,6 +371,10 @@ def collect_batch(documents: list, run_id: int, settings: Settings) -> tuple[lis
             occurrences.append(Occurrence(row.doc_id, pos, text, norm, h, order_key(row.published, run_id, row.source_path, pos)))
             if h not in variants:
                 n_words = int(doc.n_words[pos])
-                keys = doc.band_keys[pos] if n_words >= settings.min_words else None
-                variants[h] = NewVariant(h, norm, n_words, doc.signatures[pos], keys)
+                eligible = n_words >= settings.min_words
+                variants[h] = NewVariant(
+                    h, norm, n_words, doc.signatures[pos],
+                    doc.band_keys[pos] if eligible else None,
+                    doc.sentence_keys[pos] if eligible else None,
+                )
     return occurrences, list(variants.values())

@@ -7,6 +7,7 @@ computed for a whole batch of paragraphs at once in numpy; `test_fingerprint` ch
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -15,6 +16,7 @@ import xxhash
 from datasketch import MinHash
 
 from flows.config import MinHashConfig
+from flows.split import normalize
 
 _M64 = np.uint64(0x9E3779B97F4A7C15)
 _P64 = np.uint64(0xFF51AFD7ED558CCD)
@@ -136,6 +138,25 @@ def fingerprint_paragraphs(norms: list[str], cfg: MinHashConfig) -> Fingerprints
     sig = minhash_signatures(hashes, offsets, len(norms), cfg)
     n_words = np.fromiter((len(w) for w in words), dtype=np.int32, count=len(words))
     return Fingerprints(n_words=n_words, signatures=sig, band_keys=band_keys(sig, cfg))
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+")
+
+
+def sentence_keys(text: str, min_words: int = 6) -> np.ndarray:
+    """int64 hashes of the normalised sentences of a paragraph that have at least `min_words` words.
+
+    Two paragraphs that share a sentence are containment candidates even when their Jaccard
+    similarity is too low for the LSH bands (a paragraph split in two, or two merged into one).
+    """
+    keys = {content_hash(n) for n in (normalize(s) for s in _SENTENCE_END.split(text)) if len(n.split()) >= min_words}
+    return np.array(sorted(keys), dtype=np.int64)
+
+
+def containment(part: np.ndarray, whole: np.ndarray) -> float:
+    """Share of `part`'s shingles that are also in `whole`."""
+    sp = set(part.tolist())
+    return len(sp & set(whole.tolist())) / len(sp) if sp else 0.0
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:

@@ -10,7 +10,7 @@ import numpy as np
 from flows.clean import clean_document
 from flows.config import Settings
 from flows.discover import FoundFile, Rejection
-from flows.fingerprint import content_hash, fingerprint_paragraphs
+from flows.fingerprint import content_hash, fingerprint_paragraphs, sentence_keys
 from flows.read import RawDocument, Unchanged, read_file
 from flows.split import normalize, split_paragraphs
 from flows.warehouse import DocumentRow
@@ -27,6 +27,7 @@ class PreparedDocument:
     n_words: np.ndarray
     signatures: np.ndarray
     band_keys: np.ndarray
+    sentence_keys: list[np.ndarray]
 
 
 @dataclass
@@ -88,7 +89,8 @@ def prepare_document(raw: RawDocument, settings: Settings) -> PreparedDocument |
         language=clean.language,
         n_paragraphs=len(texts),
     )
-    return PreparedDocument(row, texts, norms, [content_hash(n) for n in norms], fp.n_words, fp.signatures, fp.band_keys)
+    return PreparedDocument(row, texts, norms, [content_hash(n) for n in norms], fp.n_words, fp.signatures,
+                            fp.band_keys, [sentence_keys(t, settings.min_words) for t in texts])
 
 
 def merge_chunks(chunks: list[ChunkResult], discovery_rejections: list[Rejection]) -> ChunkResult:

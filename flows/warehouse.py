@@ -223,25 +223,23 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant]) -> 
         return stored
     hashes = pa.table({"norm_hash": pa.array([v.norm_hash for v in variants], pa.int64())})
     con.register("new_hashes", hashes)
-    keys, owners = [], []
-    for v in variants:
-        if v.band_keys is not None:
-            keys.extend(v.band_keys.tolist())
-            owners.extend([v.norm_hash] * len(v.band_keys))
-    con.register("new_bands", pa.table({"band_key": pa.array(keys, pa.int64()), "norm_hash": pa.array(owners, pa.int64())}))
+    con.register("new_bands", _key_table(variants, "band_keys", "band_key"))
+    con.register("new_sentences", _key_table(variants, "sentence_keys", "sentence_key"))
     try:
         exact = con.execute(
             "SELECT f.norm_hash, f.paragraph_id FROM paragraph_fingerprints f JOIN new_hashes USING (norm_hash)"
         ).fetchall()
         hits = con.execute(
-            """SELECT DISTINCT nb.norm_hash, b.norm_hash, f.paragraph_id
-               FROM new_bands nb JOIN lsh_bands b USING (band_key)
-               JOIN paragraph_fingerprints f ON f.norm_hash = b.norm_hash
-               WHERE b.norm_hash <> nb.norm_hash"""
+            """SELECT DISTINCT hit.norm_hash, hit.stored_hash, f.paragraph_id
+               FROM (SELECT nb.norm_hash, b.norm_hash AS stored_hash FROM new_bands nb JOIN lsh_bands b USING (band_key)
+                     UNION ALL
+                     SELECT ns.norm_hash, k.norm_hash FROM new_sentences ns JOIN sentence_keys k USING (sentence_key)) hit
+               JOIN paragraph_fingerprints f ON f.norm_hash = hit.stored_hash
+               WHERE hit.stored_hash <> hit.norm_hash"""
         ).fetchall()
     finally:
-        con.unregister("new_hashes")
-        con.unregister("new_bands")
+        for name in ("new_hashes", "new_bands", "new_sentences"):
+            con.unregister(name)
     stored.cluster_of.update(exact)
     for new_h, old_h, pid in hits:
         stored.band_hits.append((new_h, old_h))
@@ -256,6 +254,9 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant]) -> 
                       p.norm_hash, p.text
                FROM paragraphs p JOIN touched USING (paragraph_id) JOIN documents d ON d.doc_id = p.first_doc_id"""
         ).fetchall()
+        link_rows = con.execute(
+            "SELECT l.whole_paragraph_id, l.paragraph_id FROM passage_links l JOIN touched t ON t.paragraph_id = l.whole_paragraph_id"
+        ).fetchall()
         variant_rows = con.execute(
             """SELECT f.paragraph_id, f.norm_hash, any_value(dp.text)
                FROM paragraph_fingerprints f JOIN touched USING (paragraph_id)
@@ -264,6 +265,8 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant]) -> 
         ).fetchall()
     finally:
         con.unregister("touched")
+    for whole_id, part_id in link_rows:
+        stored.parts.setdefault(whole_id, set()).add(part_id)
     variants_of: dict[str, dict[int, str]] = {}
     for pid, h, text in variant_rows:
         variants_of.setdefault(pid, {})[h] = normalize(text)
@@ -278,6 +281,17 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant]) -> 
             variants=variants_of.get(pid, {}),
         )
     return stored
+
+
+def _key_table(variants: list, attr: str, column: str) -> pa.Table:
+    """(key, norm_hash) rows of the variants' band or sentence keys (variants too short have none)."""
+    keys, owners = [], []
+    for v in variants:
+        values = getattr(v, attr)
+        if values is not None:
+            keys.extend(values.tolist())
+            owners.extend([v.norm_hash] * len(values))
+    return pa.table({column: pa.array(keys, pa.int64()), "norm_hash": pa.array(owners, pa.int64())})
 
 
 @dataclass(frozen=True)
@@ -350,8 +364,9 @@ def load_run(
                         {"position": pa.int32(), "norm_hash": pa.int64(), "similarity": pa.float64()}),
         "t_par": _arrow(plan.paragraphs, ["paragraph_id", "text", "first_doc_id", "first_position", "norm_hash"],
                         {"first_position": pa.int32(), "norm_hash": pa.int64()}),
-        "t_repoint": _arrow(plan.repoints, ["old_id", "norm_hash", "new_id", "similarity"],
-                            {"norm_hash": pa.int64(), "similarity": pa.float64(), "old_id": pa.string(), "new_id": pa.string()}),
+        "t_repoint": _arrow(plan.repoints, ["old_id", "norm_hash", "new_id", "match", "similarity"],
+                            {"norm_hash": pa.int64(), "similarity": pa.float64(), "old_id": pa.string(),
+                             "new_id": pa.string(), "match": pa.string()}),
         "t_retired": pa.table({"paragraph_id": pa.array(plan.retired, pa.string())}),
         "t_vc": pa.table({
             "norm_hash": pa.array(list(plan.variant_cluster), pa.int64()),
@@ -363,12 +378,10 @@ def load_run(
             "signature": pa.array([v.signature.astype("<u4").tobytes() for v in plan.new_variants], pa.binary()),
         }),
     }
-    keys, owners = [], []
-    for v in plan.new_variants:
-        if v.band_keys is not None:
-            keys.extend(v.band_keys.tolist())
-            owners.extend([v.norm_hash] * len(v.band_keys))
-    tables["t_bands"] = pa.table({"band_key": pa.array(keys, pa.int64()), "norm_hash": pa.array(owners, pa.int64())})
+    tables["t_bands"] = _key_table(plan.new_variants, "band_keys", "band_key")
+    tables["t_sentences"] = _key_table(plan.new_variants, "sentence_keys", "sentence_key")
+    tables["t_links"] = _arrow(plan.links, ["paragraph_id", "whole_paragraph_id", "containment"],
+                               {"paragraph_id": pa.string(), "whole_paragraph_id": pa.string(), "containment": pa.float64()})
     for name, table in tables.items():
         con.register(name, table)
     con.execute("BEGIN TRANSACTION")
@@ -390,17 +403,27 @@ def load_run(
         con.execute("UPDATE rejected_files r SET mtime_ns = u.mtime_ns FROM t_unch u WHERE r.source_path = u.source_path AND r.sha256 = u.sha256")
         # Clusters whose canonical changed or that merged: move their stored occurrences.
         con.execute(
-            """UPDATE document_paragraphs dp SET paragraph_id = r.new_id, similarity = r.similarity
+            """UPDATE document_paragraphs dp SET paragraph_id = r.new_id, match = r.match, similarity = r.similarity
                FROM t_repoint r WHERE dp.paragraph_id = r.old_id AND dp.norm_hash = r.norm_hash"""
         )
         con.execute("INSERT INTO document_paragraphs BY NAME SELECT * FROM t_occ")
         con.execute(
-            """UPDATE document_paragraphs dp SET match = CASE
-                   WHEN dp.doc_id = p.first_doc_id AND dp.position = p.first_position THEN 'new'
-                   WHEN dp.norm_hash = p.norm_hash THEN 'exact' ELSE 'near' END
-               FROM t_par p WHERE dp.paragraph_id = p.paragraph_id
+            """UPDATE document_paragraphs dp SET match = 'new', similarity = 1.0
+               FROM t_par p WHERE dp.doc_id = p.first_doc_id AND dp.position = p.first_position
                  AND p.paragraph_id IN (SELECT new_id FROM t_repoint)"""
         )
+        for column in ("paragraph_id", "whole_paragraph_id"):
+            con.execute(
+                f"""UPDATE passage_links l SET {column} = m.new_id
+                    FROM (SELECT DISTINCT old_id, new_id FROM t_repoint) m WHERE l.{column} = m.old_id"""
+            )
+        con.execute(
+            """INSERT INTO passage_links BY NAME SELECT *, ?::INTEGER AS run_id FROM t_links n
+               WHERE NOT EXISTS (SELECT 1 FROM passage_links l WHERE l.paragraph_id = n.paragraph_id
+                                 AND l.whole_paragraph_id = n.whole_paragraph_id)""",
+            [run.run_id],
+        )
+        con.execute("DELETE FROM passage_links WHERE paragraph_id = whole_paragraph_id")
         con.execute(
             """DELETE FROM paragraphs WHERE paragraph_id IN (SELECT paragraph_id FROM t_retired)
                   OR paragraph_id IN (SELECT paragraph_id FROM t_par)"""
@@ -423,15 +446,19 @@ def load_run(
             [run.minhash_config],
         )
         con.execute("INSERT INTO lsh_bands SELECT band_key, norm_hash FROM t_bands")
+        con.execute("INSERT INTO sentence_keys SELECT sentence_key, norm_hash FROM t_sentences")
         if (plan.paragraphs or plan.retired) and fts_extension() is not None:
             refresh_search_index(con)
         counts = plan.counts
         con.execute(
-            """INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            """INSERT INTO runs (run_id, started_at, finished_at, raw_dir, files_new, files_unchanged, files_rejected,
+                                 paragraphs_total, paragraphs_new, paragraphs_exact, paragraphs_near,
+                                 paragraphs_contained, threshold, minhash_config, docdedup_version)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 run.run_id, run.started_at, _now(), run.raw_dir, run.files_new, run.files_unchanged,
                 run.files_rejected, len(plan.occurrences), counts.get("new", 0), counts.get("exact", 0),
-                counts.get("near", 0), run.threshold, run.minhash_config, __version__,
+                counts.get("near", 0), counts.get("contained", 0), run.threshold, run.minhash_config, __version__,
             ],
         )
         con.execute("COMMIT")

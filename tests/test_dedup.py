@@ -32,7 +32,7 @@ def test_exact_and_near_duplicates_join_the_earliest_published_canonical():
     assert c1.match == "near" and 0.4 <= c1.similarity < 1.0
     assert c2.match == "new"
     assert c0.paragraph_id == paragraph_id_for(wire.row.doc_id, 0)
-    assert plan.counts == {"new": 4, "exact": 1, "near": 1}
+    assert plan.counts == {"new": 4, "exact": 1, "near": 1, "contained": 0}
     assert len(plan.paragraphs) == 4
 
 
@@ -88,3 +88,58 @@ def test_huge_buckets_are_compared_as_a_star_not_all_pairs():
     pairs = candidate_pairs(variants)
     assert len(pairs) < 2 * 200
     assert (0, 199) in pairs and (198, 199) in pairs
+
+
+WIRE_PARAGRAPH = (
+    "The city council voted on Monday night to approve a fourteen million dollar plan to repair the Harbor Street bridge. "
+    "Work is expected to begin in early June and to last about eighteen months, with one lane open in each direction. "
+    "Fishing crews who use the harbor said they were relieved after months of driving their catch to the southern crossing. "
+    "The city will pay for the work with a bond approved by voters two years ago and with money from mooring fees."
+)
+OTHER_PARAGRAPH = "The library board also agreed to keep the reading rooms open until ten o'clock on weeknights from April onwards."
+
+
+def test_a_later_paragraph_split_in_two_joins_its_passage_as_contained():
+    first, second, third, fourth = WIRE_PARAGRAPH.split(". ")
+    wire = make_doc("wire.txt", [WIRE_PARAGRAPH], published=datetime(2025, 1, 1))
+    split = make_doc("split.txt", [first + ". " + second + ".", third + ". " + fourth], published=datetime(2025, 1, 2))
+    plan = _plan([wire, split])
+    by = {(o.doc_id, o.position): o for o in plan.occurrences}
+    pid = paragraph_id_for(wire.row.doc_id, 0)
+    for pos in (0, 1):
+        occ = by[(split.row.doc_id, pos)]
+        assert (occ.paragraph_id, occ.match) == (pid, "contained")
+        assert occ.similarity >= 0.8
+    assert plan.counts["contained"] == 2 and len(plan.paragraphs) == 1
+
+
+def test_a_merged_paragraph_is_linked_to_both_passages_and_never_bridges_them():
+    wire = make_doc("wire.txt", [WIRE_PARAGRAPH, OTHER_PARAGRAPH], published=datetime(2025, 1, 1))
+    merged = make_doc("merged.txt", [WIRE_PARAGRAPH + " " + OTHER_PARAGRAPH], published=datetime(2025, 1, 2))
+    plan = _plan([wire, merged])
+    wire_ids = {paragraph_id_for(wire.row.doc_id, i) for i in (0, 1)}
+    merged_occ = next(o for o in plan.occurrences if o.doc_id == merged.row.doc_id)
+    assert len({o.paragraph_id for o in plan.occurrences if o.doc_id == wire.row.doc_id}) == 2
+    links = {(l.paragraph_id, l.whole_paragraph_id) for l in plan.links}
+    for part in wire_ids:
+        assert part == merged_occ.paragraph_id or (part, merged_occ.paragraph_id) in links
+
+
+def test_a_sentence_added_later_keeps_the_passage():
+    short = "Officials said the repairs would start in June and finish late next year."
+    wire = make_doc("wire.txt", [short], published=datetime(2025, 1, 1))
+    longer = make_doc("copy.txt", [short + " The mayor welcomed the decision in a brief statement."], published=datetime(2025, 1, 2))
+    plan = _plan([wire, longer])
+    assert len({o.paragraph_id for o in plan.occurrences}) == 1
+    assert not plan.links
+
+
+def test_a_generic_line_inside_an_unrelated_variant_is_not_absorbed():
+    base = make_doc("a.txt", [WIRE_PARAGRAPH], published=datetime(2025, 1, 1))
+    # A copy appends someone else's sentence; that sentence, published later on its own, is not part of the wire passage.
+    extra = "Here are the other highlights of the council meeting on Monday."
+    copy = make_doc("b.txt", [WIRE_PARAGRAPH + " " + extra], published=datetime(2025, 1, 2))
+    alone = make_doc("c.txt", [extra], published=datetime(2025, 1, 3))
+    plan = _plan([base, copy, alone])
+    alone_occ = next(o for o in plan.occurrences if o.doc_id == alone.row.doc_id)
+    assert alone_occ.paragraph_id != paragraph_id_for(base.row.doc_id, 0)

@@ -149,3 +149,55 @@ def test_read_only_open_of_a_missing_warehouse_says_what_to_do(tmp_path: Path):
     with pytest.raises(warehouse.WarehouseError, match="run `docdedup run` first"):
         with warehouse.connect(tmp_path / "none.duckdb", read_only=True):
             pass
+
+
+def assert_consistent(db: Path) -> None:
+    """The warehouse's invariants: every reference resolves, counts match, one canonical per passage."""
+    assert table(db, "SELECT count(*) FROM document_paragraphs WHERE paragraph_id NOT IN (SELECT paragraph_id FROM paragraphs)") == [(0,)]
+    assert table(db, """SELECT count(*) FROM paragraphs p WHERE n_occurrences <>
+                        (SELECT count(*) FROM document_paragraphs dp WHERE dp.paragraph_id = p.paragraph_id)""") == [(0,)]
+    assert table(db, """SELECT count(*) FROM paragraphs p WHERE 1 <> (SELECT count(*) FROM document_paragraphs dp
+                        WHERE dp.paragraph_id = p.paragraph_id AND dp.match = 'new'
+                          AND dp.doc_id = p.first_doc_id AND dp.position = p.first_position)""") == [(0,)]
+    assert table(db, "SELECT count(*) FROM document_paragraphs WHERE match = 'new'") == table(db, "SELECT count(*) FROM paragraphs")
+    assert table(db, """SELECT count(*) FROM passage_links WHERE paragraph_id NOT IN (SELECT paragraph_id FROM paragraphs)
+                        OR whole_paragraph_id NOT IN (SELECT paragraph_id FROM paragraphs)""") == [(0,)]
+    assert table(db, """SELECT count(*) FROM document_paragraphs dp JOIN paragraph_fingerprints f USING (norm_hash)
+                        WHERE f.paragraph_id <> dp.paragraph_id""") == [(0,)]
+
+
+LONG = [
+    "The city council voted on Monday night to approve a fourteen million dollar plan to repair the Harbor Street bridge.",
+    "The library board also agreed to keep the reading rooms open until ten o'clock on weeknights from April onwards.",
+]
+
+
+def test_links_follow_a_passage_whose_canonical_changes(tmp_path: Path):
+    db = tmp_path / "w.duckdb"
+    wire = make_doc("wire.txt", LONG, published=datetime(2025, 1, 2))
+    merged = make_doc("merged.txt", [" ".join(LONG)], published=datetime(2025, 1, 3))
+    ingest_docs(db, [wire, merged])
+    assert table(db, "SELECT count(*) FROM passage_links")[0][0] == 2
+    assert_consistent(db)
+    earlier = make_doc("earlier.txt", LONG[:1], published=datetime(2025, 1, 1))
+    ingest_docs(db, [earlier])
+    assert_consistent(db)
+    new_id = paragraph_id_for(earlier.row.doc_id, 0)
+    assert table(db, f"SELECT count(*) FROM passage_links WHERE paragraph_id = '{new_id}'") == [(1,)]
+
+
+def test_incremental_runs_keep_the_invariants_on_a_generated_corpus(tmp_path: Path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
+    import syndication
+    from conftest import SHARED
+
+    if not (SHARED / "benchmarks").is_dir():
+        pytest.skip("../shared/benchmarks is not available")
+    settings = Settings()
+    docs = syndication.prepared(syndication.generate(syndication.load_gold()[:25], 3, seed=3), settings)
+    # Copies before originals, in three runs: canonicals move, clusters merge, links follow.
+    docs.sort(key=lambda d: ("original" in d.row.source_path, d.row.source_path))
+    syndication.ingest(tmp_path / "w.duckdb", docs, settings, batches=3)
+    assert_consistent(tmp_path / "w.duckdb")

@@ -63,6 +63,8 @@ class Settings:
     max_file_bytes: int = 20 * 1024 * 1024
     # Files per Prefect task: big enough to amortise task overhead, small enough to spread.
     chunk_files: int = 100
+    # Files deduplicated and written together; bounds a run's memory whatever its size.
+    batch_files: int = 2000
     # Verified Jaccard similarity (word shingles) at or above which two passages are one.
     threshold: float = 0.4
     # Paragraphs with fewer normalised words than this are matched exactly only.
@@ -127,6 +129,7 @@ def _validate(s: Settings, source: str) -> None:
         (0.0 < s.part_ratio < 1.0, "part_ratio must be in (0, 1)"),
         (s.max_file_bytes > 0, "max_file_bytes must be positive"),
         (s.chunk_files > 0, "chunk_files must be positive"),
+        (s.batch_files > 0, "batch_files must be positive"),
         (s.min_words >= 1, "min_words must be at least 1"),
         (s.minhash.shingle_size >= 1, "shingle_size must be at least 1"),
         (s.minhash.bands >= 1 and s.minhash.rows >= 1, "bands and rows must be at least 1"),

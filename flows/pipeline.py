@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterator
 
+import duckdb
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -12,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from flows import warehouse
 from flows.config import Settings, load_settings
 from flows.dedup import collect_batch, plan_dedup
-from flows.discover import chunked, discover_files
+from flows.discover import Discovery, chunked, discover_files
 from flows.prepare import ChunkResult, merge_chunks, prepare_files
 
 
@@ -20,6 +22,26 @@ from flows.prepare import ChunkResult, merge_chunks, prepare_files
 def prepare_chunk(files: list, settings: Settings) -> ChunkResult:
     """Read, clean, split and fingerprint one chunk of files (pure: never touches the warehouse)."""
     return prepare_files(files, settings)
+
+
+@task(name="dedup-and-load", cache_policy=NO_CACHE)
+def dedup_and_load(con: duckdb.DuckDBPyConnection, run: warehouse.RunRecord, batch: ChunkResult, settings: Settings) -> Counter:
+    """Match a batch against itself and everything stored (earlier batches included), then write it."""
+    occurrences, variants = collect_batch(batch.documents, run.run_id, settings)
+    plan = plan_dedup(occurrences, variants, warehouse.fetch_stored(con, variants), settings)
+    return warehouse.write_batch(con, run, [d.row for d in batch.documents], plan, batch.rejections, batch.unchanged)
+
+
+def prepared_batches(found: Discovery, settings: Settings) -> Iterator[ChunkResult]:
+    """The run's files in batches of `batch_files`, each prepared by parallel chunk tasks; the next batch is
+    already being prepared while the current one is deduplicated and written."""
+    batches = chunked(found.files, settings.batch_files) or [[]]
+    submit = lambda files: prepare_chunk.map(chunked(files, settings.chunk_files), unmapped(settings))  # noqa: E731
+    pending = submit(batches[0])
+    for i in range(len(batches)):
+        following = submit(batches[i + 1]) if i + 1 < len(batches) else None
+        yield merge_chunks(pending.result(), found.rejected if i == 0 else [])
+        pending = following
 
 
 @flow(name="ingest", validate_parameters=False)
@@ -31,31 +53,24 @@ def ingest_flow(raw: str | None = None, warehouse_path: str | None = None, optio
     # The connection is held for the whole run: DuckDB's file lock makes this the only writer.
     with warehouse.connect(settings.warehouse) as con:
         warehouse.check_settings(con, settings)
-        run_id = warehouse.next_run_id(con)
+        run = warehouse.RunRecord(warehouse.next_run_id(con), started, str(settings.raw), settings.threshold,
+                                  settings.minhash.fingerprint())
 
         # 1. discover: files that are new or changed since the last run
         found = discover_files(settings.raw, warehouse.known_files(con))
         log.info("discover: %d to read, %d unchanged, %d rejected", len(found.files), found.unchanged, len(found.rejected))
 
-        # 2. read -> clean -> split -> fingerprint, one task per chunk of files
-        futures = prepare_chunk.map(chunked(found.files, settings.chunk_files), unmapped(settings))
-        batch = merge_chunks(futures.result(), found.rejected)
-        log.info("prepare: %d documents, %d rejected", len(batch.documents), len(batch.rejections))
+        counts = Counter(files_unchanged=found.unchanged)
+        with warehouse.run_transaction(con):
+            # 2. read -> clean -> split -> fingerprint, one task per chunk of files, batch by batch
+            for batch in prepared_batches(found, settings):
+                # 3. dedup against the batch and the warehouse, then 4. write, inside the run's transaction
+                counts += dedup_and_load(con, run, batch, settings)
+                log.info("batch: %s", dict(counts))
+            # 5. the runs row, last: the commit marker
+            summary = {"run_id": run.run_id, **warehouse.finish_run(con, run, counts)}
 
-        # 3. dedup: exact + LSH candidates against the batch and the warehouse, verified, clustered
-        occurrences, variants = collect_batch(batch.documents, run_id, settings)
-        plan = plan_dedup(occurrences, variants, warehouse.fetch_stored(con, variants), settings)
-        log.info("dedup: %s", plan.counts)
-
-        # 4. load: one transaction, the runs row last
-        record = warehouse.RunRecord(
-            run_id, started, str(settings.raw), len(batch.documents), found.unchanged + len(batch.unchanged),
-            len(batch.rejections), settings.threshold, settings.minhash.fingerprint(),
-        )
-        summary = warehouse.load_run(con, record, [d.row for d in batch.documents], plan, batch.rejections, batch.unchanged)
-
-    # 5. publish the run summary
-    summary = {"run_id": run_id, **summary}
+    # 6. publish the run summary
     create_markdown_artifact(key="ingest-summary", markdown=summary_markdown(summary), description="docdedup run summary")
     log.info("load: %s", summary)
     return summary

@@ -74,8 +74,7 @@ def ingest_docs(warehouse_path, docs, settings=None) -> dict:
         run_id = warehouse.next_run_id(con)
         occurrences, variants = collect_batch(docs, run_id, settings)
         plan = plan_dedup(occurrences, variants, warehouse.fetch_stored(con, variants), settings)
-        record = warehouse.RunRecord(run_id, datetime(2025, 1, 1), "raw", len(docs), 0, 0, settings.threshold,
-                                     settings.minhash.fingerprint())
+        record = warehouse.RunRecord(run_id, datetime(2025, 1, 1), "raw", settings.threshold, settings.minhash.fingerprint())
         return warehouse.load_run(con, record, [d.row for d in docs], plan, [], [])
 
 

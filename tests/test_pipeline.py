@@ -69,11 +69,12 @@ def test_examples_syndicated_passages_are_one_row_each(tmp_path: Path):
     assert table(db, "SELECT count(*) FROM document_paragraphs WHERE match = 'near'")[0][0] >= 3
 
 
-def test_chunk_size_does_not_change_the_warehouse(seeds_copy: Path, tmp_path: Path):
+def test_chunks_and_batches_do_not_change_the_warehouse(seeds_copy: Path, tmp_path: Path):
     shutil.copytree(EXAMPLES, seeds_copy / "examples")
-    ingest_flow(str(seeds_copy), str(tmp_path / "a.duckdb"), {"chunk_files": 1})
+    ingest_flow(str(seeds_copy), str(tmp_path / "a.duckdb"), {"chunk_files": 1, "batch_files": 2})
     ingest_flow(str(seeds_copy), str(tmp_path / "b.duckdb"), {"chunk_files": 100})
     assert _snapshot(tmp_path / "a.duckdb") == _snapshot(tmp_path / "b.duckdb")
+    assert table(tmp_path / "a.duckdb", "SELECT count(*) FROM runs") == [(1,)]
 
 
 def test_a_changed_file_is_ingested_as_a_new_version(seeds_copy: Path, tmp_path: Path):
@@ -97,7 +98,7 @@ def test_cli_run_prints_summary_and_failed_pass_exits_1_leaving_warehouse_unchan
     def broken(*args, **kwargs):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(warehouse, "load_run", broken)
+    monkeypatch.setattr(warehouse, "write_batch", broken)
     assert cli.main(["run", "--raw", str(seeds_copy), "--warehouse", str(db)]) == 1
     assert "Error: run failed, warehouse unchanged: OSError: No space left on device" in capsys.readouterr().err
     assert _snapshot(db) == before

@@ -106,8 +106,8 @@ def test_search_ranks_the_pentagon_passages_first_and_sql_agrees(db: Path, capsy
     with warehouse.connect(db, read_only=True) as con:
         _, rows = warehouse.search(con, "Pentagon withdrawal", 3)
         sql_rows = con.execute(
-            "SELECT text FROM (SELECT text, fts_main_paragraphs.match_bm25(paragraph_id, 'Pentagon withdrawal') AS score "
-            "FROM paragraphs) WHERE score IS NOT NULL ORDER BY score DESC, text LIMIT 3"
+            "SELECT p.text FROM search_passages('Pentagon withdrawal') s JOIN paragraphs p USING (paragraph_id) "
+            "ORDER BY s.score DESC, s.paragraph_id LIMIT 3"
         ).fetchall()
     assert len(rows) == 3
     assert all("Pentagon" in r[1] and ("withdraw" in r[1].lower()) for r in rows[:2])
@@ -149,7 +149,7 @@ def test_an_older_warehouse_upgrades_in_place_and_keeps_every_row(tmp_path: Path
     # A version-1 warehouse, written with version 1's schema and plain SQL as docdedup 0.1 wrote it.
     db = tmp_path / "old.duckdb"
     all_migrations = warehouse.migrations()
-    monkeypatch.setattr(warehouse, "migrations", lambda: all_migrations[:1])
+    monkeypatch.setattr(warehouse.connection, "migrations", lambda: all_migrations[:1])
     with warehouse.connect(db) as con:
         con.execute("""INSERT INTO runs VALUES (1, '2025-01-01', '2025-01-01', 'raw', 2, 0, 0, 3, 2, 1, 0, 0.4, 'minhash:v1', '0.1.0')""")
         con.execute("""INSERT INTO documents VALUES

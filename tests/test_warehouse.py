@@ -111,12 +111,11 @@ def test_a_failing_load_leaves_the_warehouse_as_it_was(tmp_path: Path, monkeypat
         return real_execute(self, sql, *args, **kwargs)
 
     with warehouse.connect(db) as con:
-        monkeypatch.setattr(warehouse, "_now", lambda: datetime(2030, 1, 1))
         from flows.dedup import collect_batch, plan_dedup
         docs = [make_doc("copy.txt", COPY)]
         occ, var = collect_batch(docs, 2, Settings())
         plan = plan_dedup(occ, var, warehouse.fetch_stored(con, var), Settings())
-        record = warehouse.RunRecord(2, datetime(2030, 1, 1), "raw", 1, 0, 0, 0.4, Settings().minhash.fingerprint())
+        record = warehouse.RunRecord(2, datetime(2030, 1, 1), "raw", 0.4, Settings().minhash.fingerprint())
         proxy = _Proxy(con, failing_execute)
         with pytest.raises(Boom):
             warehouse.load_run(proxy, record, [d.row for d in docs], plan, [], [])

@@ -281,8 +281,8 @@ def ingest(db: Path, docs, settings, batches: int = 1) -> float:
             run_id = warehouse.next_run_id(con)
             occ, var = collect_batch(chunk, run_id, settings)
             plan = plan_dedup(occ, var, warehouse.fetch_stored(con, var), settings)
-            record = warehouse.RunRecord(run_id, datetime(2025, 1, 1), "generated", len(chunk), 0, 0,
-                                         settings.threshold, settings.minhash.fingerprint())
+            record = warehouse.RunRecord(run_id, datetime(2025, 1, 1), "generated", settings.threshold,
+                                         settings.minhash.fingerprint())
             warehouse.load_run(con, record, [d.row for d in chunk], plan, [], [])
     return time.perf_counter() - start
 

@@ -1,0 +1,31 @@
+"""Warehouse: the only package that talks to DuckDB — connection and schema, the load, and queries."""
+
+from flows.warehouse.connection import (
+    WarehouseError,
+    check_settings,
+    connect,
+    fts_extension,
+    known_files,
+    migrate,
+    migrations,
+    next_run_id,
+    query,
+    schema_dir,
+)
+from flows.warehouse.load import (
+    RUN_COUNTS,
+    DocumentRow,
+    RunRecord,
+    fetch_stored,
+    finish_run,
+    load_run,
+    run_transaction,
+    write_batch,
+)
+from flows.warehouse.outputs import EXPORTED, export, search
+
+__all__ = [
+    "EXPORTED", "RUN_COUNTS", "DocumentRow", "RunRecord", "WarehouseError", "check_settings", "connect", "export",
+    "fetch_stored", "finish_run", "fts_extension", "known_files", "load_run", "migrate", "migrations", "next_run_id",
+    "query", "run_transaction", "schema_dir", "search", "write_batch",
+]

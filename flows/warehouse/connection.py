@@ -1,0 +1,154 @@
+"""Connection and schema: open the warehouse, apply numbered schema files, small lookups."""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+from flows.config import Settings
+from flows.discover import KnownFile
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse cannot be used as asked (locked, newer schema, incompatible settings)."""
+
+
+def schema_dir() -> Path:
+    """Folder of the numbered schema files: inside the installed package, else the repository's warehouse/."""
+    packaged = Path(str(resources.files("flows"))) / "schema"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "warehouse" / "schema"
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every schema file, in order."""
+    out = []
+    for path in sorted(schema_dir().glob("*.sql")):
+        m = re.match(r"(\d+)_", path.name)
+        if m:
+            out.append((int(m.group(1)), path.name, path.read_text(encoding="utf-8")))
+    return out
+
+
+def fts_extension() -> Path | None:
+    """The full-text-search extension shipped by the pip package duckdb-extension-fts, if installed."""
+    try:
+        import duckdb_extension_fts
+    except ImportError:
+        return None
+    path = Path(duckdb_extension_fts.__file__).parent / "extensions" / f"v{duckdb.__version__}" / "fts.duckdb_extension"
+    return path if path.is_file() else None
+
+
+def _load_fts(con: duckdb.DuckDBPyConnection) -> None:
+    """Load the extension whose stemmer the search index uses (a dependency: its absence is an error)."""
+    path = fts_extension()
+    if path is None:
+        raise WarehouseError("full-text search needs the duckdb-extension-fts package matching duckdb; reinstall docdedup")
+    con.execute(f"LOAD '{path}'")
+
+
+@contextmanager
+def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse (creating and migrating it unless read-only) with full-text search loaded."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise WarehouseError(f"warehouse {path} does not exist yet; run `docdedup run` first")
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as err:
+        if "lock" in str(err).lower():
+            raise WarehouseError(
+                f"warehouse {path} is in use by another process (a run or a SQL session holds it); "
+                "try again when it has finished"
+            ) from None
+        raise WarehouseError(f"cannot open warehouse {path}: {err}") from None
+    try:
+        _load_fts(con)
+        if read_only:
+            if con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'").fetchone()[0]:
+                _check_version(con)
+        else:
+            migrate(con)
+        yield con
+    finally:
+        con.close()
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply the schema files not yet recorded, each in its own transaction; return the versions applied."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
+    )
+    done = _check_version(con)
+    known = migrations()
+    applied = []
+    for version, name, sql in known:
+        if version in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, _now()])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(version)
+    return applied
+
+
+def _check_version(con: duckdb.DuckDBPyConnection) -> set[int]:
+    """The schema versions applied; refuses a warehouse made by a newer docdedup."""
+    done = {v for (v,) in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    newest = max((v for v, _, _ in migrations()), default=0)
+    if done and max(done) > newest:
+        raise WarehouseError(
+            f"warehouse schema version {max(done)} is newer than this docdedup understands ({newest}); upgrade docdedup"
+        )
+    return done
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def known_files(con: duckdb.DuckDBPyConnection) -> list[KnownFile]:
+    """Every file version already ingested or rejected: the manifest discovery compares against."""
+    rows = con.execute(
+        "SELECT source_path, sha256, size_bytes, mtime_ns FROM documents "
+        "UNION ALL SELECT source_path, sha256, size_bytes, mtime_ns FROM rejected_files"
+    ).fetchall()
+    return [KnownFile(*r) for r in rows]
+
+
+def next_run_id(con: duckdb.DuckDBPyConnection) -> int:
+    """The id the next committed run will have."""
+    return con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchone()[0]
+
+
+def check_settings(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Refuse to mix signatures made with another MinHash recipe into this warehouse."""
+    row = con.execute("SELECT minhash_config FROM paragraph_fingerprints LIMIT 1").fetchone()
+    wanted = settings.minhash.fingerprint()
+    if row and row[0] != wanted:
+        raise WarehouseError(
+            f"warehouse fingerprints were made with {row[0]}, but the current settings give {wanted}; "
+            "use the original MinHash settings or a new warehouse"
+        )
+
+
+def query(con: duckdb.DuckDBPyConnection, sql, params=None) -> tuple[list[str], list[tuple]]:
+    """Run one SQL statement; return column names and rows."""
+    cur = con.execute(sql, params) if params is not None else con.execute(sql)
+    cols = [d[0] for d in cur.description] if cur.description else []
+    return cols, cur.fetchall() if cur.description else []

@@ -1,0 +1,303 @@
+"""Load: what the warehouse already holds for a batch, and the writes of a run in one transaction.
+
+A run writes one batch after another inside a single transaction (`run_transaction`), each batch
+deduplicated against everything stored before it, the run's earlier batches included; its `runs`
+row goes last (`finish_run`) and the commit makes it all visible at once, or none of it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterator
+
+import duckdb
+import pyarrow as pa
+
+from flows import __version__
+from flows.dedup import DedupPlan, NewVariant, Stored, StoredCluster, order_key
+from flows.discover import Rejection
+from flows.read import Unchanged
+from flows.split import normalize
+from flows.warehouse.connection import _now
+
+
+def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant]) -> Stored:
+    """Stored paragraphs that the new variants match exactly or share an LSH band with, and their clusters."""
+    stored = Stored()
+    if not variants:
+        return stored
+    hashes = pa.table({"norm_hash": pa.array([v.norm_hash for v in variants], pa.int64())})
+    con.register("new_hashes", hashes)
+    con.register("new_bands", _key_table(variants, "band_keys", "band_key"))
+    con.register("new_sentences", _key_table(variants, "sentence_keys", "sentence_key"))
+    try:
+        exact = con.execute(
+            "SELECT f.norm_hash, f.paragraph_id FROM paragraph_fingerprints f JOIN new_hashes USING (norm_hash)"
+        ).fetchall()
+        hits = con.execute(
+            """SELECT DISTINCT hit.norm_hash, hit.stored_hash, f.paragraph_id
+               FROM (SELECT nb.norm_hash, b.norm_hash AS stored_hash FROM new_bands nb JOIN lsh_bands b USING (band_key)
+                     UNION ALL
+                     SELECT ns.norm_hash, k.norm_hash FROM new_sentences ns JOIN sentence_keys k USING (sentence_key)) hit
+               JOIN paragraph_fingerprints f ON f.norm_hash = hit.stored_hash
+               WHERE hit.stored_hash <> hit.norm_hash"""
+        ).fetchall()
+    finally:
+        for name in ("new_hashes", "new_bands", "new_sentences"):
+            con.unregister(name)
+    stored.cluster_of.update(exact)
+    for new_h, old_h, pid in hits:
+        stored.band_hits.append((new_h, old_h))
+        stored.cluster_of[old_h] = pid
+    pids = sorted(set(stored.cluster_of.values()))
+    if not pids:
+        return stored
+    con.register("touched", pa.table({"paragraph_id": pa.array(pids, pa.string())}))
+    try:
+        canon = con.execute(
+            """SELECT p.paragraph_id, d.published, d.run_id, d.source_path, p.first_doc_id, p.first_position,
+                      p.norm_hash, p.text
+               FROM paragraphs p JOIN touched USING (paragraph_id) JOIN documents d ON d.doc_id = p.first_doc_id"""
+        ).fetchall()
+        link_rows = con.execute(
+            "SELECT l.whole_paragraph_id, l.paragraph_id FROM passage_links l JOIN touched t ON t.paragraph_id = l.whole_paragraph_id"
+        ).fetchall()
+        variant_rows = con.execute(
+            """SELECT f.paragraph_id, f.norm_hash, any_value(dp.text)
+               FROM paragraph_fingerprints f JOIN touched USING (paragraph_id)
+               JOIN document_paragraphs dp ON dp.norm_hash = f.norm_hash
+               GROUP BY f.paragraph_id, f.norm_hash"""
+        ).fetchall()
+    finally:
+        con.unregister("touched")
+    for whole_id, part_id in link_rows:
+        stored.parts.setdefault(whole_id, set()).add(part_id)
+    variants_of: dict[str, dict[int, str]] = {}
+    for pid, h, text in variant_rows:
+        variants_of.setdefault(pid, {})[h] = normalize(text)
+    for pid, published, run_id, source_path, doc_id, position, h, text in canon:
+        stored.clusters[pid] = StoredCluster(
+            paragraph_id=pid,
+            canonical_order=order_key(published, run_id, source_path, position),
+            canonical_doc_id=doc_id,
+            canonical_position=position,
+            canonical_hash=h,
+            canonical_text=text,
+            variants=variants_of.get(pid, {}),
+        )
+    return stored
+
+
+def _key_table(variants: list, attr: str, column: str) -> pa.Table:
+    """(key, norm_hash) rows of the variants' band or sentence keys (variants too short have none)."""
+    keys, owners = [], []
+    for v in variants:
+        values = getattr(v, attr)
+        if values is not None:
+            keys.extend(values.tolist())
+            owners.extend([v.norm_hash] * len(values))
+    return pa.table({column: pa.array(keys, pa.int64()), "norm_hash": pa.array(owners, pa.int64())})
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    """A document as the `documents` table holds it (version and ingested_at are filled at load)."""
+
+    doc_id: str
+    source_path: str
+    sha256: str
+    size_bytes: int
+    mtime_ns: int
+    format: str
+    encoding: str
+    cleaner: str
+    title: str | None
+    author: str | None
+    published: datetime | None
+    site: str | None
+    url: str | None
+    language: str | None
+    n_paragraphs: int
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """The bookkeeping row of a run, written last in its transaction as the commit marker."""
+
+    run_id: int
+    started_at: datetime
+    raw_dir: str
+    threshold: float
+    minhash_config: str
+
+
+def _arrow(rows: list, columns: list[str], types: dict[str, pa.DataType] | None = None) -> pa.Table:
+    types = types or {}
+    data = {c: [getattr(r, c) for r in rows] for c in columns}
+    return pa.table({c: pa.array(v, types.get(c)) for c, v in data.items()})
+
+
+@contextmanager
+def run_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction for a whole run: committed on success, rolled back on any error or interrupt."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def write_batch(
+    con: duckdb.DuckDBPyConnection,
+    run: RunRecord,
+    documents: list[DocumentRow],
+    plan: DedupPlan,
+    rejections: list[Rejection],
+    unchanged: list[Unchanged],
+) -> Counter:
+    """Write one batch of a run (inside `run_transaction`); returns its counts."""
+    now = _now()
+    tables = _batch_tables(documents, plan, rejections, unchanged)
+    for name, table in tables.items():
+        con.register(name, table)
+    try:
+        for sql, params in _BATCH_SQL:
+            values = {"now": now, "run_id": run.run_id, "minhash_config": run.minhash_config}
+            con.execute(sql, [values[p] for p in params])
+    finally:
+        for name in tables:
+            con.unregister(name)
+    counts = Counter(files_new=len(documents), files_unchanged=len(unchanged), files_rejected=len(rejections),
+                     paragraphs_total=len(plan.occurrences))
+    counts.update({f"paragraphs_{k}": v for k, v in plan.counts.items()})
+    return counts
+
+
+def finish_run(con: duckdb.DuckDBPyConnection, run: RunRecord, counts: Counter) -> dict[str, int]:
+    """The run's bookkeeping row, written last in its transaction; returns the run summary."""
+    summary = {k: int(counts.get(k, 0)) for k in RUN_COUNTS}
+    con.execute(
+        f"""INSERT INTO runs (run_id, started_at, finished_at, raw_dir, {", ".join(RUN_COUNTS)},
+                              threshold, minhash_config, docdedup_version)
+            VALUES ({", ".join("?" * (len(RUN_COUNTS) + 7))})""",
+        [run.run_id, run.started_at, _now(), run.raw_dir, *summary.values(), run.threshold, run.minhash_config, __version__],
+    )
+    return summary
+
+
+RUN_COUNTS = [
+    "files_new", "files_unchanged", "files_rejected", "paragraphs_total",
+    "paragraphs_new", "paragraphs_exact", "paragraphs_near", "paragraphs_contained",
+]
+
+
+def load_run(
+    con: duckdb.DuckDBPyConnection,
+    run: RunRecord,
+    documents: list[DocumentRow],
+    plan: DedupPlan,
+    rejections: list[Rejection],
+    unchanged: list[Unchanged],
+) -> dict[str, int]:
+    """A run of a single batch: write it and the runs row in one transaction."""
+    with run_transaction(con):
+        counts = write_batch(con, run, documents, plan, rejections, unchanged)
+        return finish_run(con, run, counts)
+
+
+def _batch_tables(documents, plan: DedupPlan, rejections, unchanged) -> dict[str, pa.Table]:
+    doc_cols = list(DocumentRow.__dataclass_fields__)
+    return {
+        "t_docs": _arrow(documents, doc_cols, {"published": pa.timestamp("us"), "size_bytes": pa.int64(), "mtime_ns": pa.int64()}),
+        "t_rej": pa.table({
+            "source_path": pa.array([r.source_path for r in rejections], pa.string()),
+            "sha256": pa.array([r.sha256 for r in rejections], pa.string()),
+            "size_bytes": pa.array([r.size for r in rejections], pa.int64()),
+            "mtime_ns": pa.array([r.mtime_ns for r in rejections], pa.int64()),
+            "reason": pa.array([r.reason for r in rejections], pa.string()),
+        }),
+        "t_unch": pa.table({
+            "source_path": pa.array([u.source_path for u in unchanged], pa.string()),
+            "sha256": pa.array([u.sha256 for u in unchanged], pa.string()),
+            "mtime_ns": pa.array([u.mtime_ns for u in unchanged], pa.int64()),
+        }),
+        "t_occ": _arrow(plan.occurrences, ["doc_id", "position", "paragraph_id", "text", "match", "similarity", "norm_hash"],
+                        {"position": pa.int32(), "norm_hash": pa.int64(), "similarity": pa.float64()}),
+        "t_par": _arrow(plan.paragraphs, ["paragraph_id", "text", "first_doc_id", "first_position", "norm_hash"],
+                        {"first_position": pa.int32(), "norm_hash": pa.int64(), "paragraph_id": pa.string(),
+                         "text": pa.string(), "first_doc_id": pa.string()}),
+        "t_repoint": _arrow(plan.repoints, ["old_id", "norm_hash", "new_id", "match", "similarity"],
+                            {"norm_hash": pa.int64(), "similarity": pa.float64(), "old_id": pa.string(),
+                             "new_id": pa.string(), "match": pa.string()}),
+        "t_retired": pa.table({"paragraph_id": pa.array(plan.retired, pa.string())}),
+        "t_vc": pa.table({
+            "norm_hash": pa.array(list(plan.variant_cluster), pa.int64()),
+            "paragraph_id": pa.array(list(plan.variant_cluster.values()), pa.string()),
+        }),
+        "t_fp": pa.table({
+            "norm_hash": pa.array([v.norm_hash for v in plan.new_variants], pa.int64()),
+            "n_words": pa.array([v.n_words for v in plan.new_variants], pa.int32()),
+            "signature": pa.array([v.signature.astype("<u4").tobytes() for v in plan.new_variants], pa.binary()),
+        }),
+        "t_bands": _key_table(plan.new_variants, "band_keys", "band_key"),
+        "t_sentences": _key_table(plan.new_variants, "sentence_keys", "sentence_key"),
+        "t_links": _arrow(plan.links, ["paragraph_id", "whole_paragraph_id", "containment"],
+                          {"paragraph_id": pa.string(), "whole_paragraph_id": pa.string(), "containment": pa.float64()}),
+    }
+
+
+# The writes of one batch, in order: (sql, names of its parameters).
+_BATCH_SQL: list[tuple[str, tuple[str, ...]]] = [
+    ("""INSERT INTO documents BY NAME
+        SELECT t.*, ?::TIMESTAMP AS ingested_at, ?::INTEGER AS run_id,
+               (SELECT count(*) FROM documents d WHERE d.source_path = t.source_path)::INTEGER
+                 + row_number() OVER (PARTITION BY t.source_path ORDER BY t.sha256)::INTEGER AS version
+        FROM t_docs t""", ("now", "run_id")),
+    ("INSERT INTO rejected_files BY NAME SELECT *, ?::TIMESTAMP AS rejected_at, ?::INTEGER AS run_id FROM t_rej",
+     ("now", "run_id")),
+    # A file touched without changing keeps its row; remember its new mtime so the next run skips it unread.
+    ("UPDATE documents d SET mtime_ns = u.mtime_ns FROM t_unch u WHERE d.source_path = u.source_path AND d.sha256 = u.sha256", ()),
+    ("UPDATE rejected_files r SET mtime_ns = u.mtime_ns FROM t_unch u WHERE r.source_path = u.source_path AND r.sha256 = u.sha256", ()),
+    # Clusters whose canonical changed or that merged: move their stored occurrences.
+    ("""UPDATE document_paragraphs dp SET paragraph_id = r.new_id, match = r.match, similarity = r.similarity
+        FROM t_repoint r WHERE dp.paragraph_id = r.old_id AND dp.norm_hash = r.norm_hash""", ()),
+    ("INSERT INTO document_paragraphs BY NAME SELECT * FROM t_occ", ()),
+    ("""UPDATE document_paragraphs dp SET match = 'new', similarity = 1.0
+        FROM t_par p WHERE dp.doc_id = p.first_doc_id AND dp.position = p.first_position
+          AND p.paragraph_id IN (SELECT new_id FROM t_repoint)""", ()),
+    ("""UPDATE passage_links l SET paragraph_id = m.new_id
+        FROM (SELECT DISTINCT old_id, new_id FROM t_repoint) m WHERE l.paragraph_id = m.old_id""", ()),
+    ("""UPDATE passage_links l SET whole_paragraph_id = m.new_id
+        FROM (SELECT DISTINCT old_id, new_id FROM t_repoint) m WHERE l.whole_paragraph_id = m.old_id""", ()),
+    ("""INSERT INTO passage_links BY NAME SELECT *, ?::INTEGER AS run_id FROM t_links n
+        WHERE NOT EXISTS (SELECT 1 FROM passage_links l WHERE l.paragraph_id = n.paragraph_id
+                          AND l.whole_paragraph_id = n.whole_paragraph_id)""", ("run_id",)),
+    ("DELETE FROM passage_links WHERE paragraph_id = whole_paragraph_id", ()),
+    ("""DELETE FROM paragraphs WHERE paragraph_id IN (SELECT paragraph_id FROM t_retired)
+          OR paragraph_id IN (SELECT paragraph_id FROM t_par)""", ()),
+    ("""INSERT INTO paragraphs BY NAME
+        SELECT p.paragraph_id, p.text, p.first_doc_id, p.first_position, p.norm_hash,
+               count(*)::INTEGER AS n_occurrences, count(DISTINCT dp.doc_id)::INTEGER AS n_documents
+        FROM t_par p JOIN document_paragraphs dp USING (paragraph_id)
+        GROUP BY ALL""", ()),
+    ("""UPDATE paragraph_fingerprints f SET paragraph_id = vc.paragraph_id FROM t_vc vc
+        WHERE f.norm_hash = vc.norm_hash AND f.paragraph_id <> vc.paragraph_id""", ()),
+    ("""INSERT INTO paragraph_fingerprints BY NAME
+        SELECT fp.norm_hash, vc.paragraph_id, fp.n_words, fp.signature, ?::VARCHAR AS minhash_config
+        FROM t_fp fp JOIN t_vc vc USING (norm_hash)""", ("minhash_config",)),
+    ("INSERT INTO lsh_bands SELECT band_key, norm_hash FROM t_bands", ()),
+    ("INSERT INTO sentence_keys SELECT sentence_key, norm_hash FROM t_sentences", ()),
+    # The search index follows the passages this batch created, changed or retired.
+    ("""DELETE FROM search_terms WHERE paragraph_id IN (SELECT paragraph_id FROM t_par)
+          OR paragraph_id IN (SELECT paragraph_id FROM t_retired)""", ()),
+    ("""DELETE FROM search_docs WHERE paragraph_id IN (SELECT paragraph_id FROM t_par)
+          OR paragraph_id IN (SELECT paragraph_id FROM t_retired)""", ()),
+    ("INSERT INTO search_docs SELECT paragraph_id, len(search_terms_of(text)) FROM t_par", ()),
+    ("""INSERT INTO search_terms SELECT term, paragraph_id, count(*)::INTEGER
+        FROM (SELECT paragraph_id, unnest(search_terms_of(text)) AS term FROM t_par) GROUP BY ALL""", ()),
+]

@@ -27,7 +27,7 @@ from itertools import combinations
 import numpy as np
 
 from flows.config import Settings
-from flows.fingerprint import shingle_hashes
+from flows.fingerprint import shingle_set
 
 # Published-date stand-in for undated documents: they sort after every dated one.
 UNDATED = datetime.max
@@ -173,18 +173,29 @@ class _UnionFind:
 
 
 def candidate_pairs(variants: list[NewVariant]) -> set[tuple[int, int]]:
-    """Pairs of new variants that share an LSH band key or a sentence."""
-    buckets: dict[tuple[int, int], list[int]] = {}
+    """Pairs of new variants that share an LSH band key or a sentence (sorted arrays, not a dict of buckets)."""
+    keys, owners = [], []
     for v in variants:
-        for kind, keys in ((0, v.band_keys), (1, v.sentence_keys)):
-            if keys is not None:
-                for key in keys.tolist():
-                    buckets.setdefault((kind, key), []).append(v.norm_hash)
-    pairs: set[tuple[int, int]] = set()
-    for members in buckets.values():
-        if len(members) < 2:
-            continue
-        members = sorted(set(members))
+        for k in (v.band_keys, v.sentence_keys):
+            if k is not None and len(k):
+                keys.append(k)
+                owners.append(np.full(len(k), v.norm_hash, dtype=np.int64))
+    if not keys:
+        return set()
+    key, owner = np.concatenate(keys), np.concatenate(owners)
+    order = np.lexsort((owner, key))
+    key, owner = key[order], owner[order]
+    # Runs of equal keys with at least two members: their start and end offsets.
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    ends = np.r_[starts[1:], len(key)]
+    sizes = ends - starts
+    # Runs of two (most of them) in one vectorised step, larger runs one by one.
+    two = starts[sizes == 2]
+    a, b = owner[two], owner[two + 1]
+    both = np.unique(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1)[a != b], axis=0)
+    pairs: set[tuple[int, int]] = set(map(tuple, both.tolist()))
+    for s, e in zip(starts[sizes > 2].tolist(), ends[sizes > 2].tolist()):
+        members = sorted(set(owner[s:e].tolist()))
         if len(members) <= _MAX_BUCKET_PAIRS:
             pairs.update(combinations(members, 2))
         else:
@@ -201,7 +212,7 @@ class _Shingles:
 
     def get(self, h: int) -> set[int]:
         if h not in self.sets:
-            self.sets[h] = set(shingle_hashes(self.norms[h], self.settings.minhash).tolist())
+            self.sets[h] = shingle_set(self.norms[h], self.settings.minhash)
         return self.sets[h]
 
     def relation(self, a: int, b: int) -> tuple[str, float, int | None] | None:

@@ -7,7 +7,6 @@ computed for a whole batch of paragraphs at once in numpy; `test_fingerprint` ch
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -16,7 +15,6 @@ import xxhash
 from datasketch import MinHash
 
 from flows.config import MinHashConfig
-from flows.split import normalize
 
 _M64 = np.uint64(0x9E3779B97F4A7C15)
 _P64 = np.uint64(0xFF51AFD7ED558CCD)
@@ -140,23 +138,23 @@ def fingerprint_paragraphs(norms: list[str], cfg: MinHashConfig) -> Fingerprints
     return Fingerprints(n_words=n_words, signatures=sig, band_keys=band_keys(sig, cfg))
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+")
-
-
-def sentence_keys(text: str, min_words: int = 6) -> np.ndarray:
-    """int64 hashes of the normalised sentences of a paragraph that have at least `min_words` words.
+def sentence_keys(sentence_norms: list[str], min_words: int = 6) -> np.ndarray:
+    """int64 hashes of a paragraph's normalised sentences that have at least `min_words` words.
 
     Two paragraphs that share a sentence are containment candidates even when their Jaccard
     similarity is too low for the LSH bands (a paragraph split in two, or two merged into one).
     """
-    keys = {content_hash(n) for n in (normalize(s) for s in _SENTENCE_END.split(text)) if len(n.split()) >= min_words}
+    keys = {content_hash(n) for n in sentence_norms if n.count(" ") + 1 >= min_words}
     return np.array(sorted(keys), dtype=np.int64)
 
 
-def containment(part: np.ndarray, whole: np.ndarray) -> float:
-    """Share of `part`'s shingles that are also in `whole`."""
-    sp = set(part.tolist())
-    return len(sp & set(whole.tolist())) / len(sp) if sp else 0.0
+def shingle_set(norm: str, cfg: MinHashConfig) -> set[tuple[str, ...]]:
+    """The exact word shingles of a normalised paragraph, for verifying candidates (no hashing)."""
+    words = norm.split()
+    k = cfg.shingle_size
+    if len(words) < k:
+        return {tuple(words)} if words else set()
+    return set(zip(*(words[i:] for i in range(k))))
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 
@@ -12,7 +13,7 @@ from flows.config import Settings
 from flows.discover import FoundFile, Rejection
 from flows.fingerprint import content_hash, fingerprint_paragraphs, sentence_keys
 from flows.read import RawDocument, Unchanged, read_file
-from flows.split import normalize, split_paragraphs
+from flows.split import normalize_sentences, split_paragraphs
 from flows.warehouse import DocumentRow
 
 
@@ -47,31 +48,29 @@ def document_id(source_path: str, sha256: str) -> str:
 def prepare_files(files: list[FoundFile], settings: Settings) -> ChunkResult:
     """Read, clean, split and fingerprint a chunk of files; a failing file becomes a rejection, never an error."""
     out = ChunkResult()
+    cleaned: list[tuple[DocumentRow, list[str]]] = []
     for found in files:
         read = read_file(found, settings.max_file_bytes)
         if isinstance(read, (Rejection, Unchanged)):
             (out.rejections if isinstance(read, Rejection) else out.unchanged).append(read)
             continue
         try:
-            doc = prepare_document(read, settings)
+            cleaned.append(clean_and_split(read))
         except Exception as err:  # one bad file must never stop the others
-            doc = Rejection(read.source_path, f"failed while cleaning: {type(err).__name__}: {err}",
-                            read.sha256, read.size, read.mtime_ns)
-        (out.rejections if isinstance(doc, Rejection) else out.documents).append(doc)
+            out.rejections.append(Rejection(read.source_path, f"failed while cleaning: {type(err).__name__}: {err}",
+                                            read.sha256, read.size, read.mtime_ns))
+    for (row, _), doc in zip(cleaned, fingerprint_documents(cleaned, settings)):
+        if doc is None:
+            out.rejections.append(Rejection(row.source_path, "no article text found after removing boilerplate",
+                                            row.sha256, row.size_bytes, row.mtime_ns))
+        else:
+            out.documents.append(doc)
     return out
 
 
-def prepare_document(raw: RawDocument, settings: Settings) -> PreparedDocument | Rejection:
-    """Clean, split, normalise and fingerprint one decoded document."""
+def clean_and_split(raw: RawDocument) -> tuple[DocumentRow, list[str]]:
+    """A decoded file's warehouse row (n_paragraphs filled later) and its cleaned paragraphs."""
     clean = clean_document(raw)
-    texts = split_paragraphs(clean.body)
-    norms = [normalize(t) for t in texts]
-    keep = [i for i, n in enumerate(norms) if n]  # paragraphs of punctuation only carry no text
-    texts, norms = [texts[i] for i in keep], [norms[i] for i in keep]
-    if not texts:
-        return Rejection(raw.source_path, "no article text found after removing boilerplate",
-                         raw.sha256, raw.size, raw.mtime_ns)
-    fp = fingerprint_paragraphs(norms, settings.minhash)
     row = DocumentRow(
         doc_id=document_id(raw.source_path, raw.sha256),
         source_path=raw.source_path,
@@ -87,10 +86,38 @@ def prepare_document(raw: RawDocument, settings: Settings) -> PreparedDocument |
         site=clean.site,
         url=clean.url,
         language=clean.language,
-        n_paragraphs=len(texts),
+        n_paragraphs=0,
     )
-    return PreparedDocument(row, texts, norms, [content_hash(n) for n in norms], fp.n_words, fp.signatures,
-                            fp.band_keys, [sentence_keys(t, settings.min_words) for t in texts])
+    return row, split_paragraphs(clean.body)
+
+
+def fingerprint_documents(items: list[tuple[DocumentRow, list[str]]], settings: Settings) -> list[PreparedDocument | None]:
+    """Normalise the paragraphs of many documents and fingerprint them in one vectorised call.
+
+    Paragraphs without a word (punctuation only) are dropped; a document left with none is None.
+    """
+    kept: list[tuple[DocumentRow, list[str], list[list[str]]]] = []
+    for row, texts in items:
+        sentences = [normalize_sentences(t) for t in texts]
+        keep = [i for i, s in enumerate(sentences) if s]
+        kept.append((row, [texts[i] for i in keep], [sentences[i] for i in keep]))
+    norms = [" ".join(s) for _, _, sentences in kept for s in sentences]
+    fp = fingerprint_paragraphs(norms, settings.minhash)
+    out: list[PreparedDocument | None] = []
+    start = 0
+    for row, texts, sentences in kept:
+        if not texts:
+            out.append(None)
+            continue
+        end = start + len(texts)
+        doc_norms = norms[start:end]
+        out.append(PreparedDocument(
+            dataclasses.replace(row, n_paragraphs=len(texts)), texts, doc_norms, [content_hash(n) for n in doc_norms],
+            fp.n_words[start:end], fp.signatures[start:end], fp.band_keys[start:end],
+            [sentence_keys(s, settings.min_words) for s in sentences],
+        ))
+        start = end
+    return out
 
 
 def merge_chunks(chunks: list[ChunkResult], discovery_rejections: list[Rejection]) -> ChunkResult:

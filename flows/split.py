@@ -6,6 +6,8 @@ import re
 import unicodedata
 
 _BLANK_LINES = re.compile(r"\n\s*\n")
+# A sentence ends at . ! ? or … (and any closing quotes or brackets) followed by space.
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’»)\]]*\s+")
 _SPACES = re.compile(r"\s+")
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 # Typographic variants folded before tokenising, so that "it's" and "it’s" are one word.
@@ -37,3 +39,8 @@ def normalize(text: str) -> str:
     # An apostrophe inside a word belongs to it ("don't" is one token, not "don" + "t").
     folded = re.sub(r"(?<=\w)'(?=\w)", "", folded)
     return " ".join(_TOKEN.findall(folded))
+
+
+def normalize_sentences(text: str) -> list[str]:
+    """The comparison form of each sentence of a paragraph; joined by spaces they give `normalize(text)`."""
+    return [n for n in (normalize(s) for s in _SENTENCE_END.split(text)) if n]

@@ -46,19 +46,13 @@ def make_doc(source_path: str, paragraphs: list[str], published=None, settings=N
     import hashlib
 
     from flows.config import Settings
-    from flows.fingerprint import content_hash, fingerprint_paragraphs, sentence_keys
-    from flows.prepare import PreparedDocument, document_id
-    from flows.split import normalize
+    from flows.prepare import document_id, fingerprint_documents
     from flows.warehouse import DocumentRow
 
-    settings = settings or Settings()
     sha = hashlib.sha256("\n\n".join(paragraphs).encode()).hexdigest()
-    norms = [normalize(p) for p in paragraphs]
-    fp = fingerprint_paragraphs(norms, settings.minhash)
     row = DocumentRow(document_id(source_path, sha), source_path, sha, 1, 0, "text", "utf-8", "text",
                       None, None, published, None, None, "en", len(paragraphs))
-    return PreparedDocument(row, paragraphs, norms, [content_hash(n) for n in norms], fp.n_words, fp.signatures,
-                            fp.band_keys, [sentence_keys(p) for p in paragraphs])
+    return fingerprint_documents([(row, paragraphs)], settings or Settings())[0]
 
 
 def ingest_docs(warehouse_path, docs, settings=None) -> dict:

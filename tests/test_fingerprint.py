@@ -53,3 +53,11 @@ def test_estimated_similarity_tracks_exact_jaccard():
 def test_content_hash_is_signed_64_bit_and_stable():
     h = content_hash("abc")
     assert -(2**63) <= h < 2**63 and h == content_hash("abc") != content_hash("abd")
+
+
+def test_exact_shingle_sets_for_verification():
+    from flows.fingerprint import shingle_set
+
+    assert shingle_set("a b c", CFG) == {("a", "b"), ("b", "c")}
+    assert shingle_set("one", CFG) == {("one",)}
+    assert shingle_set("", CFG) == set()

@@ -14,3 +14,12 @@ def test_typographic_variants_normalise_identically():
 
 def test_nfkc_folds_compatibility_forms():
     assert normalize("ﬁnance №５") == normalize("finance No5")
+
+
+def test_sentences_normalise_to_the_same_words_as_the_paragraph():
+    from flows.split import normalize_sentences
+
+    text = "He said: “We’re there.” The U.S. has 2,500 troops… Really? Yes! (Officials agreed.) Done"
+    assert " ".join(normalize_sentences(text)) == normalize(text)
+    assert normalize_sentences("He said it. She agreed!") == ["he said it", "she agreed"]
+    assert normalize_sentences("...") == []

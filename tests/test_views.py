@@ -12,7 +12,7 @@ import pytest
 from conftest import ingest_docs, make_doc, table
 from flows import cli, warehouse
 from flows.clean import clean_document
-from flows.prepare import prepare_document
+from flows.prepare import clean_and_split, fingerprint_documents
 from flows.read import RawDocument
 from flows.split import split_paragraphs
 
@@ -40,12 +40,10 @@ def _syndicated_copy(seed_text: str) -> str:
 @pytest.fixture(scope="module")
 def db(tmp_path_factory, seeds_dir: Path) -> Path:
     path = tmp_path_factory.mktemp("views") / "w.duckdb"
-    docs = []
-    for f in sorted(seeds_dir.iterdir()):
-        docs.append(prepare_document(RawDocument(f.name, f.name, 1, 0, "text", "utf-8", f.read_text(encoding="utf-8")), _settings()))
+    raws = [RawDocument(f.name, f.name, 1, 0, "text", "utf-8", f.read_text(encoding="utf-8")) for f in sorted(seeds_dir.iterdir())]
     copy = _syndicated_copy((seeds_dir / PENTAGON_SEED).read_text(encoding="utf-8"))
-    docs.append(prepare_document(RawDocument("copy.html", "copy", 1, 0, "html", "utf-8", copy), _settings()))
-    ingest_docs(path, docs)
+    raws.append(RawDocument("copy.html", "copy", 1, 0, "html", "utf-8", copy))
+    ingest_docs(path, fingerprint_documents([clean_and_split(r) for r in raws], _settings()))
     return path
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Iterator
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from flows import __version__
@@ -93,13 +94,10 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant]) -> 
 
 def _key_table(variants: list, attr: str, column: str) -> pa.Table:
     """(key, norm_hash) rows of the variants' band or sentence keys (variants too short have none)."""
-    keys, owners = [], []
-    for v in variants:
-        values = getattr(v, attr)
-        if values is not None:
-            keys.extend(values.tolist())
-            owners.extend([v.norm_hash] * len(values))
-    return pa.table({column: pa.array(keys, pa.int64()), "norm_hash": pa.array(owners, pa.int64())})
+    keys = [getattr(v, attr) for v in variants if getattr(v, attr) is not None]
+    owners = [np.full(len(getattr(v, attr)), v.norm_hash, dtype=np.int64) for v in variants if getattr(v, attr) is not None]
+    empty = np.zeros(0, dtype=np.int64)
+    return pa.table({column: np.concatenate(keys) if keys else empty, "norm_hash": np.concatenate(owners) if owners else empty})
 
 
 @dataclass(frozen=True)
@@ -297,7 +295,15 @@ _BATCH_SQL: list[tuple[str, tuple[str, ...]]] = [
           OR paragraph_id IN (SELECT paragraph_id FROM t_retired)""", ()),
     ("""DELETE FROM search_docs WHERE paragraph_id IN (SELECT paragraph_id FROM t_par)
           OR paragraph_id IN (SELECT paragraph_id FROM t_retired)""", ()),
-    ("INSERT INTO search_docs SELECT paragraph_id, len(search_terms_of(text)) FROM t_par", ()),
-    ("""INSERT INTO search_terms SELECT term, paragraph_id, count(*)::INTEGER
-        FROM (SELECT paragraph_id, unnest(search_terms_of(text)) AS term FROM t_par) GROUP BY ALL""", ()),
+    # search_terms_of(), unrolled into one pass over the batch's tokens (a tenth of the time).
+    ("""CREATE OR REPLACE TEMP TABLE t_terms AS
+        SELECT stem(tok, 'porter') AS term, paragraph_id, count(*)::INTEGER AS tf
+        FROM (SELECT paragraph_id, unnest(regexp_split_to_array(lower(strip_accents(text)), '[^\\p{L}\\p{N}]+')) AS tok
+              FROM t_par)
+        WHERE tok <> '' AND tok NOT IN (SELECT word FROM search_stopwords)
+        GROUP BY ALL""", ()),
+    ("INSERT INTO search_terms SELECT term, paragraph_id, tf FROM t_terms", ()),
+    ("""INSERT INTO search_docs SELECT p.paragraph_id, coalesce(sum(t.tf), 0)::INTEGER
+        FROM t_par p LEFT JOIN t_terms t USING (paragraph_id) GROUP BY p.paragraph_id""", ()),
+    ("DROP TABLE t_terms", ()),
 ]

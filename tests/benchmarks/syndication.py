@@ -251,21 +251,17 @@ def prepared(docs: list[GenDocument], settings):
     """The generated documents as the pipeline's PreparedDocuments (no cleaning: paragraphs as generated)."""
     import hashlib
 
-    from flows.fingerprint import content_hash, fingerprint_paragraphs, sentence_keys
-    from flows.prepare import PreparedDocument, document_id
+    from flows.prepare import document_id, fingerprint_documents
     from flows.warehouse import DocumentRow
 
-    out = []
+    items = []
     for d in docs:
         texts = [p.text for p in d.paragraphs]
-        norms = [normalize(t) for t in texts]
-        fp = fingerprint_paragraphs(norms, settings.minhash)
         sha = hashlib.sha256("\n\n".join(texts).encode()).hexdigest()
         row = DocumentRow(document_id(d.name, sha), d.name, sha, 0, 0, "text", "utf-8", "generated",
                           None, None, d.published, None, None, "en", len(texts))
-        out.append(PreparedDocument(row, texts, norms, [content_hash(n) for n in norms], fp.n_words,
-                                    fp.signatures, fp.band_keys, [sentence_keys(t) for t in texts]))
-    return out
+        items.append((row, texts))
+    return [d for d in fingerprint_documents(items, settings) if d is not None]  # a copy can lose every paragraph
 
 
 def ingest(db: Path, docs, settings, batches: int = 1) -> float:

@@ -1,0 +1,226 @@
+"""Scale benchmarks: dedup speed against the straightforward datasketch approach, incremental runs into
+a large warehouse, and peak memory of a large run. Each reports ratios against a baseline measured in
+the same run.
+
+    python tests/benchmarks/scale.py speed [--copies 3]
+    python tests/benchmarks/scale.py incremental [--paragraphs 1000000] [--files 1000]
+    python tests/benchmarks/scale.py memory [--files 100000]
+
+`speed` dedups the syndicated corpus of tests/benchmarks/syndication.py (gold articles and edited
+copies) twice from the same normalised paragraphs: docdedup (batch fingerprints, LSH band keys and
+sentence keys, exact verification, union-find, load through Arrow) and the straightforward approach
+(a new datasketch MinHash per paragraph, an in-memory MinHashLSH at the same threshold, union-find,
+the same load). `incremental` builds a warehouse of N synthetic paragraphs, then times the same
+`docdedup run` of F new files into it and into an empty warehouse. `memory` runs `docdedup run` over
+F generated files in a child process and reports its peak resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))
+
+import syndication  # noqa: E402
+
+from flows.config import Settings  # noqa: E402
+
+HEADER = ["{site}", "Home | World | Business | Sport | Opinion", "Share: Facebook Twitter Email", ""]
+FOOTER = ["", "Related stories", "Sign up for our newsletter", "© {site}. All rights reserved."]
+
+
+def write_files(folder: Path, n_files: int, seed: int) -> int:
+    """n_files plain-text articles with boilerplate: gold articles and their syndicated copies, cycled.
+    Returns the number of paragraphs written."""
+    articles = syndication.load_gold()
+    rng = random.Random(seed)
+    docs = syndication.generate(articles, copies=3, seed=seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for i in range(n_files):
+        d = docs[i % len(docs)]
+        site = f"Outlet {rng.randrange(50)}"
+        lines = [s.format(site=site) for s in HEADER] + [f"Story {i}: {d.name}", d.published.strftime("%B %d, %Y"), ""]
+        lines += [p.text + "\n" for p in d.paragraphs]
+        lines += [s.format(site=site) for s in FOOTER]
+        (folder / f"{i // 1000:04d}" ).mkdir(exist_ok=True)
+        (folder / f"{i // 1000:04d}" / f"story-{i:06d}.txt").write_text("\n".join(lines), encoding="utf-8")
+        total += len(d.paragraphs)
+    return total
+
+
+def synthetic_documents(n_paragraphs: int, seed: int, settings: Settings, per_doc: int = 25):
+    """Prepared documents of random prose from the gold vocabulary, a tenth of them copies of earlier ones."""
+    from flows.prepare import document_id, fingerprint_documents
+    from flows.warehouse import DocumentRow
+
+    rng = random.Random(seed)
+    vocab = [w for a in syndication.load_gold() for p in a for w in p.split()]
+    base = datetime(2020, 1, 1)
+    made, items, previous = 0, [], []
+    while made < n_paragraphs:
+        i = made // per_doc
+        if previous and rng.random() < 0.1:
+            texts = list(rng.choice(previous))
+        else:
+            texts = [" ".join(rng.choice(vocab) for _ in range(rng.randrange(15, 60))) + "." for _ in range(per_doc)]
+            previous = (previous + [texts])[-100:]
+        name = f"synthetic/{i:07d}.txt"
+        row = DocumentRow(document_id(name, str(i)), name, str(i), 0, 0, "text", "utf-8", "synthetic",
+                          None, None, base + timedelta(minutes=i), None, None, "en", len(texts))
+        items.append((row, texts))
+        made += len(texts)
+        if len(items) == 2000:
+            yield fingerprint_documents(items, settings)
+            items = []
+    if items:
+        yield fingerprint_documents(items, settings)
+
+
+def build_warehouse(db: Path, n_paragraphs: int, settings: Settings) -> float:
+    """A warehouse holding n_paragraphs synthetic paragraphs, loaded batch by batch in one run."""
+    from flows import warehouse
+    from flows.dedup import collect_batch, plan_dedup
+
+    start = time.perf_counter()
+    with warehouse.connect(db) as con:
+        run = warehouse.RunRecord(warehouse.next_run_id(con), datetime(2025, 1, 1), "synthetic", settings.threshold,
+                                  settings.minhash.fingerprint())
+        with warehouse.run_transaction(con):
+            from collections import Counter
+
+            counts = Counter()
+            for docs in synthetic_documents(n_paragraphs, 1, settings):
+                occ, var = collect_batch(docs, run.run_id, settings)
+                plan = plan_dedup(occ, var, warehouse.fetch_stored(con, var), settings)
+                counts += warehouse.write_batch(con, run, [d.row for d in docs], plan, [], [])
+                print(f"  built {counts['paragraphs_total']:,} paragraphs, {time.perf_counter() - start:.0f} s", flush=True)
+            warehouse.finish_run(con, run, counts)
+    return time.perf_counter() - start
+
+
+def cmd_speed(args) -> None:
+    from collections import Counter
+
+    import numpy as np
+    import pyarrow as pa
+    from datasketch import MinHash, MinHashLSH
+
+    from flows import warehouse
+    from flows.dedup import _UnionFind
+    from flows.split import normalize
+
+    settings = Settings()
+    docs = syndication.generate(syndication.load_gold(), args.copies, seed=1)
+    n = sum(len(d.paragraphs) for d in docs)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        prepared = syndication.prepared(docs, settings)  # normalise + fingerprint + sentence keys
+        t_fp = time.perf_counter() - t
+        t_load = syndication.ingest(Path(tmp) / "ours.duckdb", prepared, settings)
+        ours = t_fp + t_load
+
+        # The straightforward approach on the same normalised paragraphs.
+        t = time.perf_counter()
+        k = settings.minhash.shingle_size
+        lsh = MinHashLSH(threshold=settings.threshold, num_perm=128)
+        uf = _UnionFind()
+        keys = []
+        for d in prepared:
+            for pos, text in enumerate(d.texts):
+                w = normalize(text).split()
+                m = MinHash(num_perm=128)
+                m.update_batch([" ".join(w[i:i + k]).encode() for i in range(max(1, len(w) - k + 1))])
+                key = f"{d.row.doc_id}:{pos}"
+                for other in lsh.query(m):
+                    uf.union(key, other)
+                lsh.insert(key, m)
+                uf.find(key)
+                keys.append((d.row.doc_id, pos, d.texts[pos], str(uf.find(key))))
+        roots = [str(uf.find(f"{a}:{b}")) for a, b, _, _ in keys]
+        with warehouse.connect(Path(tmp) / "naive.duckdb") as con:
+            con.register("t", pa.table({"doc_id": [k[0] for k in keys], "position": [k[1] for k in keys],
+                                        "text": [k[2] for k in keys], "paragraph_id": roots}))
+            con.execute("CREATE TABLE naive AS SELECT * FROM t")
+        naive = time.perf_counter() - t
+    print(f"{n:,} paragraphs in {len(docs)} documents")
+    print(f"straightforward (MinHash per paragraph + MinHashLSH): {naive:6.1f} s  {n / naive:8,.0f} paragraphs/s")
+    print(f"docdedup (fingerprint {t_fp:.1f} s + dedup and load {t_load:.1f} s): {ours:6.1f} s  {n / ours:8,.0f} paragraphs/s"
+          f"  -> {naive / ours:.1f}x faster")
+
+
+def _flow_seconds(raw: Path, db: Path) -> float:
+    from flows.pipeline import ingest_flow
+
+    t = time.perf_counter()
+    summary = ingest_flow(str(raw), str(db))
+    seconds = time.perf_counter() - t
+    print(f"  {summary}")
+    return seconds
+
+
+def cmd_incremental(args) -> None:
+    from prefect.testing.utilities import prefect_test_harness
+
+    settings = Settings()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        big = tmp / "big.duckdb"
+        print(f"building a warehouse of {args.paragraphs:,} paragraphs ...", flush=True)
+        build = build_warehouse(big, args.paragraphs, settings)
+        print(f"  built in {build:.0f} s, {big.stat().st_size / 2**20:.0f} MiB")
+        raw = tmp / "raw"
+        write_files(raw, args.files, seed=7)
+        with prefect_test_harness(server_startup_timeout=120):
+            _flow_seconds(raw, tmp / "warmup.duckdb")  # first flow run pays Prefect's start-up
+            empty = _flow_seconds(raw, tmp / "empty.duckdb")
+            full = _flow_seconds(raw, big)
+    print(f"run of {args.files} files into an empty warehouse: {empty:.1f} s")
+    print(f"same run into a warehouse of {args.paragraphs:,} paragraphs: {full:.1f} s  -> {full / empty:.2f}x")
+
+
+def cmd_memory(args) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        print(f"writing {args.files:,} files ...", flush=True)
+        paragraphs = write_files(tmp / "raw", args.files, seed=3)
+        cli = Path(sys.executable).parent / "docdedup"
+        env = dict(os.environ, PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING")
+        t = time.perf_counter()
+        proc = subprocess.run([str(cli), "run", "--raw", str(tmp / "raw"), "--warehouse", str(tmp / "w.duckdb")],
+                              env=env, capture_output=True, text=True)
+        seconds = time.perf_counter() - t
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(proc.stdout.strip() or proc.stderr[-2000:])
+        print(f"{args.files:,} files, {paragraphs:,} paragraphs: {seconds:.0f} s, peak resident memory {peak:,.0f} MiB")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("speed")
+    s.add_argument("--copies", type=int, default=3)
+    s = sub.add_parser("incremental")
+    s.add_argument("--paragraphs", type=int, default=1_000_000)
+    s.add_argument("--files", type=int, default=1000)
+    s = sub.add_parser("memory")
+    s.add_argument("--files", type=int, default=100_000)
+    args = ap.parse_args()
+    {"speed": cmd_speed, "incremental": cmd_incremental, "memory": cmd_memory}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()

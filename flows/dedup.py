@@ -325,7 +325,7 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
         if p == w:
             continue
         # Only a part of the passage itself (its canonical text), not of one variant of it, joins it.
-        if not comps[p].old and comps[w].order < comps[p].order and sh.contains(comps[w].canon[3], part):
+        if comps[w].order < comps[p].order and sh.contains(comps[w].canon[3], part):
             wholes.setdefault(p, []).append((-value, comps[w].order, repr(w), w))
         else:
             links[(p, w)] = max(value, links.get((p, w), 0.0))

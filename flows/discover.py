@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,6 +80,9 @@ def discover_files(raw_dir: Path, known: list[KnownFile]) -> Discovery:
         rel = _relative(Path(err.filename), raw_dir) if err.filename else "."
         out.rejected.append(Rejection(rel, f"cannot list folder: {err.strerror or err}"))
 
+    def reject(rel: str, reason: str, st: os.stat_result | None = None) -> None:
+        out.rejected.append(Rejection(rel, reason, size=st.st_size if st else None, mtime_ns=st.st_mtime_ns if st else None))
+
     for dirpath, dirnames, filenames in os.walk(raw_dir, onerror=walk_error, followlinks=False):
         # Hidden folders (.git, .cache, ...) are never part of the drop.
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -89,25 +93,37 @@ def discover_files(raw_dir: Path, known: list[KnownFile]) -> Discovery:
                 continue
             rel = _relative(path, raw_dir)
             try:
-                st = path.lstat()
+                link = st = path.lstat()
+            except OSError as err:
+                reject(rel, f"cannot stat file: {err.strerror or err}")
+                continue
+            try:
                 outside = path.is_symlink() and not path.resolve().is_relative_to(root)
                 if path.is_symlink() and not outside:
                     st = path.stat()
-            except OSError as err:
-                out.rejected.append(Rejection(rel, f"cannot stat file: {err.strerror or err}"))
+            except (OSError, RuntimeError) as err:  # RuntimeError: a symlink loop
+                reject(rel, f"cannot follow symlink: {getattr(err, 'strerror', None) or err}", link)
                 continue
-            versions = by_path.get(rel, [])
+            versions = by_path.get(_printable(rel), [])
             if any(v.size == st.st_size and v.mtime_ns == st.st_mtime_ns for v in versions):
                 out.unchanged += 1
                 continue
             if outside:
-                reason = "symlink points outside the drop folder; not followed"
-                out.rejected.append(Rejection(rel, reason, size=st.st_size, mtime_ns=st.st_mtime_ns))
-                continue
-            out.files.append(
-                FoundFile(path, rel, st.st_size, st.st_mtime_ns, frozenset(v.sha256 for v in versions if v.sha256))
-            )
+                reject(rel, "symlink points outside the drop folder; not followed", st)
+            elif not stat.S_ISREG(st.st_mode):
+                reject(rel, "not a regular file (a pipe, socket or device); not read", st)
+            elif rel != _printable(rel):
+                reject(_printable(rel), "file name is not valid UTF-8; rename the file to ingest it", st)
+            else:
+                out.files.append(
+                    FoundFile(path, rel, st.st_size, st.st_mtime_ns, frozenset(v.sha256 for v in versions if v.sha256))
+                )
     return out
+
+
+def _printable(rel: str) -> str:
+    """The path with bytes that are not UTF-8 (kept by Python as surrogates) written as \\xNN escapes."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _relative(path: Path, raw_dir: Path) -> str:

@@ -7,8 +7,9 @@ import unicodedata
 
 _BLANK_LINES = re.compile(r"\n\s*\n")
 # A sentence ends at . ! ? or … (and any closing quotes or brackets) followed by space.
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’»)\]]*\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’»)\]]*\s+|(?<=[。！？])[」』]*")
 _SPACES = re.compile(r"\s+")
+_UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 # Typographic variants folded before tokenising, so that "it's" and "it’s" are one word.
 _FOLD = str.maketrans({
@@ -38,6 +39,8 @@ def normalize(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text).translate(_FOLD).casefold()
     # An apostrophe inside a word belongs to it ("don't" is one token, not "don" + "t").
     folded = re.sub(r"(?<=\w)'(?=\w)", "", folded)
+    # Scripts written without spaces: every character is a word, so shingles are character n-grams.
+    folded = _UNSPACED.sub(r" \g<0> ", folded)
     return " ".join(_TOKEN.findall(folded))
 
 

@@ -52,3 +52,20 @@ def test_candidate_names():
 
 def test_chunks_keep_order_and_size():
     assert chunked(list(range(5)), 2) == [[0, 1], [2, 3], [4]]
+
+
+def test_hostile_entries_are_rejected_with_reasons_not_crashes(tmp_path: Path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "loop.txt").symlink_to(raw / "loop.txt")
+    (raw / "dangling.txt").symlink_to(raw / "missing.txt")
+    os.mkfifo(raw / "pipe.txt")
+    (raw / os.fsdecode(b"caf\xe9.txt")).write_text("x")
+    found = discover_files(raw, [])
+    assert found.files == []
+    reasons = {r.source_path: r.reason for r in found.rejected}
+    assert reasons["loop.txt"].startswith("cannot follow symlink")
+    assert reasons["dangling.txt"].startswith("cannot follow symlink")
+    assert reasons["pipe.txt"] == "not a regular file (a pipe, socket or device); not read"
+    assert reasons["caf\\xe9.txt"] == "file name is not valid UTF-8; rename the file to ingest it"
+    assert all(r.size is not None for r in found.rejected)

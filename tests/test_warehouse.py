@@ -7,7 +7,7 @@ import pytest
 from conftest import ingest_docs, make_doc, table
 from flows import warehouse
 from flows.config import MinHashConfig, Settings
-from flows.dedup import paragraph_id_for
+from flows.dedup import paragraph_id_for, plan_dedup
 
 WIRE = [
     "The city council voted 6-1 on Monday night to approve a $14 million plan to repair the Harbor Street bridge, closed to heavy trucks since November.",
@@ -200,3 +200,33 @@ def test_incremental_runs_keep_the_invariants_on_a_generated_corpus(tmp_path: Pa
     docs.sort(key=lambda d: ("original" in d.row.source_path, d.row.source_path))
     syndication.ingest(tmp_path / "w.duckdb", docs, settings, batches=3)
     assert_consistent(tmp_path / "w.duckdb")
+
+
+def test_a_rejection_that_persists_is_recorded_once_and_retried_when_its_cause_goes(tmp_path: Path):
+    from flows.discover import Rejection
+
+    db = tmp_path / "w.duckdb"
+    unreadable = Rejection("locked.txt", "cannot read file: Permission denied", None, 10, 1)
+    settings = Settings()
+    for run_id in (1, 2):
+        with warehouse.connect(db) as con:
+            record = warehouse.RunRecord(run_id, datetime(2025, 1, 1), "raw", 0.4, settings.minhash.fingerprint())
+            warehouse.load_run(con, record, [], plan_dedup([], [], warehouse.fetch_stored(con, []), settings), [unreadable], [])
+    assert table(db, "SELECT source_path, run_id FROM rejected_files") == [("locked.txt", 1)]
+    with warehouse.connect(db) as con:
+        # Not part of the manifest: the next run reads the file again.
+        assert [k.source_path for k in warehouse.known_files(con)] == []
+
+
+def test_a_part_stored_before_its_earlier_whole_ends_as_if_loaded_together(tmp_path: Path):
+    a = "The city council voted on Monday night to approve a plan to repair the Harbor Street bridge."
+    b = "Work is expected to begin in early June and last about eighteen months with one lane open."
+    whole = make_doc("whole.txt", [a + " " + b], published=datetime(2024, 1, 1))
+    part = make_doc("part.txt", [a], published=datetime(2024, 1, 2))
+    ingest_docs(tmp_path / "one.duckdb", [whole, part])
+    ingest_docs(tmp_path / "two.duckdb", [part])
+    ingest_docs(tmp_path / "two.duckdb", [whole])
+    q = "SELECT doc_id, position, paragraph_id, match, round(similarity, 6) FROM document_paragraphs ORDER BY 1, 2"
+    assert table(tmp_path / "two.duckdb", q) == table(tmp_path / "one.duckdb", q)
+    assert table(tmp_path / "two.duckdb", "SELECT match FROM document_paragraphs ORDER BY 1") == [("contained",), ("new",)]
+    assert_consistent(tmp_path / "two.duckdb")

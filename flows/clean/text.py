@@ -15,7 +15,8 @@ from flows.clean.metadata import ALL_STOPWORDS, find_author, find_date
 
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*", re.UNICODE)
-_SENTENCE_END = re.compile(r"[.!?…:;][\"'”’»)\]]*$")
+_SENTENCE_END = re.compile(r"[.!?…:;。！？][\"'”’»)\]」』]*$")
+_UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 
 # Lines of a page's interface, never of an article. Generic web vocabulary, matched whole.
 _CHROME = re.compile(
@@ -137,11 +138,14 @@ def _hard_wrapped(blocks: list[list[str]]) -> bool:
 
 def _classify(text: str) -> _Unit:
     words = _WORD.findall(text)
-    n = len(words)
+    # Scripts written without spaces (Chinese, Japanese, Thai): count about one word per two characters.
+    n = sum(max(1, len(w) // 2) if _UNSPACED.search(w) else 1 for w in words)
     lower = [w.lower() for w in words]
-    if _END_MARKER.match(text) and n <= 10:
+    # Chrome, prompts and captions are short: very long lines skip those patterns (and their cost).
+    short = len(text) <= 1000
+    if short and _END_MARKER.match(text) and n <= 10:
         kind = "end"
-    elif (
+    elif short and (
         _CHROME.match(text)
         or _READING_TIME.match(text)
         or (n and all(w.startswith("icon") or w in _SOCIAL for w in lower))
@@ -162,6 +166,8 @@ def _is_prose(text: str, n: int, lower: list[str]) -> bool:
     """A sentence or more of running text: long enough, ends like a sentence or is long, has function words."""
     if n < 8:
         return False
+    if len(_UNSPACED.findall(text)) >= 0.3 * len(text):  # no stop-word lists for these scripts
+        return n >= 20 or bool(_SENTENCE_END.search(text))
     stop_share = sum(w in ALL_STOPWORDS for w in lower) / n
     if n < 15 and not _SENTENCE_END.search(text):
         return False
@@ -170,7 +176,7 @@ def _is_prose(text: str, n: int, lower: list[str]) -> bool:
 
 def _is_paragraph(u: _Unit) -> bool:
     """Prose that reads as a paragraph of the article rather than a headline."""
-    return u.words >= 20 or (u.words >= 12 and u.text.rstrip("\"'”’»)]").endswith((".", "…")))
+    return u.words >= 20 or (u.words >= 12 and u.text.rstrip("\"'”’»)]」』").endswith((".", "…", "。")))
 
 
 def _drop_closing_box(body: list[_Unit]) -> list[_Unit]:

@@ -123,10 +123,15 @@ def _now() -> datetime:
 
 
 def known_files(con: duckdb.DuckDBPyConnection) -> list[KnownFile]:
-    """Every file version already ingested or rejected: the manifest discovery compares against."""
+    """Every file version already ingested, or rejected for its content: the manifest discovery compares against.
+
+    Rejections that did not depend on the content (unreadable, too large, a symlink, a bad name: no sha256)
+    are tried again on every run, since their cause may have gone; the load records each such rejection
+    once, not once a run.
+    """
     rows = con.execute(
         "SELECT source_path, sha256, size_bytes, mtime_ns FROM documents "
-        "UNION ALL SELECT source_path, sha256, size_bytes, mtime_ns FROM rejected_files"
+        "UNION ALL SELECT source_path, sha256, size_bytes, mtime_ns FROM rejected_files WHERE sha256 IS NOT NULL"
     ).fetchall()
     return [KnownFile(*r) for r in rows]
 

@@ -256,7 +256,11 @@ _BATCH_SQL: list[tuple[str, tuple[str, ...]]] = [
                (SELECT count(*) FROM documents d WHERE d.source_path = t.source_path)::INTEGER
                  + row_number() OVER (PARTITION BY t.source_path ORDER BY t.sha256)::INTEGER AS version
         FROM t_docs t""", ("now", "run_id")),
-    ("INSERT INTO rejected_files BY NAME SELECT *, ?::TIMESTAMP AS rejected_at, ?::INTEGER AS run_id FROM t_rej",
+    # A rejection already recorded for the same file state and reason is not recorded again.
+    ("""INSERT INTO rejected_files BY NAME SELECT r.*, ?::TIMESTAMP AS rejected_at, ?::INTEGER AS run_id FROM t_rej r
+        WHERE NOT EXISTS (SELECT 1 FROM rejected_files x WHERE x.source_path = r.source_path AND x.reason = r.reason
+                          AND x.sha256 IS NOT DISTINCT FROM r.sha256 AND x.size_bytes IS NOT DISTINCT FROM r.size_bytes
+                          AND x.mtime_ns IS NOT DISTINCT FROM r.mtime_ns)""",
      ("now", "run_id")),
     # A file touched without changing keeps its row; remember its new mtime so the next run skips it unread.
     ("UPDATE documents d SET mtime_ns = u.mtime_ns FROM t_unch u WHERE d.source_path = u.source_path AND d.sha256 = u.sha256", ()),
@@ -296,12 +300,16 @@ _BATCH_SQL: list[tuple[str, tuple[str, ...]]] = [
     ("""DELETE FROM search_docs WHERE paragraph_id IN (SELECT paragraph_id FROM t_par)
           OR paragraph_id IN (SELECT paragraph_id FROM t_retired)""", ()),
     # search_terms_of(), unrolled into one pass over the batch's tokens (a tenth of the time).
+    # Each distinct token is stemmed once per batch, not once per occurrence.
     ("""CREATE OR REPLACE TEMP TABLE t_terms AS
-        SELECT stem(tok, 'porter') AS term, paragraph_id, count(*)::INTEGER AS tf
-        FROM (SELECT paragraph_id, unnest(regexp_split_to_array(lower(strip_accents(text)), '[^\\p{L}\\p{N}]+')) AS tok
-              FROM t_par)
-        WHERE tok <> '' AND tok NOT IN (SELECT word FROM search_stopwords)
-        GROUP BY ALL""", ()),
+        WITH tokens AS (
+            SELECT paragraph_id, tok, count(*)::INTEGER AS tf
+            FROM (SELECT paragraph_id, unnest(regexp_split_to_array(lower(strip_accents(text)), '[^\\p{L}\\p{N}]+')) AS tok
+                  FROM t_par)
+            WHERE tok <> '' AND tok NOT IN (SELECT word FROM search_stopwords)
+            GROUP BY ALL
+        ), stems AS (SELECT tok, stem(tok, 'porter') AS term FROM (SELECT DISTINCT tok FROM tokens))
+        SELECT term, paragraph_id, sum(tf)::INTEGER AS tf FROM tokens JOIN stems USING (tok) GROUP BY ALL""", ()),
     ("INSERT INTO search_terms SELECT term, paragraph_id, tf FROM t_terms", ()),
     ("""INSERT INTO search_docs SELECT p.paragraph_id, coalesce(sum(t.tf), 0)::INTEGER
         FROM t_par p LEFT JOIN t_terms t USING (paragraph_id) GROUP BY p.paragraph_id""", ()),

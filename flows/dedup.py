@@ -364,10 +364,12 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
                     plan.repoints.append(Repoint(old_id, h, pid, *sh.match(h, canon_hash)))
             if old_id != pid:
                 plan.retired.append(old_id)
-    for (p, w), value in sorted(links.items(), key=repr):
-        part_id, whole_id = comps[final(p)].paragraph_id, comps[final(w)].paragraph_id
-        if part_id != whole_id:
-            plan.links.append(Link(part_id, whole_id, value))
+    by_ids: dict[tuple[str, str], float] = {}
+    for (p, w), value in links.items():
+        ids = (comps[final(p)].paragraph_id, comps[final(w)].paragraph_id)
+        if ids[0] != ids[1]:
+            by_ids[ids] = max(value, by_ids.get(ids, 0.0))
+    plan.links = [Link(part, whole, value) for (part, whole), value in sorted(by_ids.items())]
     plan.counts = counts
     return plan
 

@@ -67,6 +67,7 @@ def read_file(found: FoundFile, max_bytes: int) -> RawDocument | Unchanged | Rej
     if decoded is None:
         return reject("binary file: not text in any known encoding", sha)
     text, encoding = decoded
+    text = text.replace("\x00", "")  # a stray NUL is never text, and DuckDB strings cannot hold it
     if not text.strip():
         return reject("empty file (only whitespace)", sha)
     fmt = EXTENSIONS[Path(found.source_path).suffix.lower()]

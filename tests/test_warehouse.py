@@ -163,6 +163,8 @@ def assert_consistent(db: Path) -> None:
                         OR whole_paragraph_id NOT IN (SELECT paragraph_id FROM paragraphs)""") == [(0,)]
     assert table(db, """SELECT count(*) FROM document_paragraphs dp JOIN paragraph_fingerprints f USING (norm_hash)
                         WHERE f.paragraph_id <> dp.paragraph_id""") == [(0,)]
+    assert table(db, """SELECT count(*) FROM (SELECT paragraph_id, whole_paragraph_id FROM passage_links
+                        GROUP BY ALL HAVING count(*) > 1)""") == [(0,)]
 
 
 LONG = [

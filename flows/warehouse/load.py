@@ -280,6 +280,13 @@ _BATCH_SQL: list[tuple[str, tuple[str, ...]]] = [
         WHERE NOT EXISTS (SELECT 1 FROM passage_links l WHERE l.paragraph_id = n.paragraph_id
                           AND l.whole_paragraph_id = n.whole_paragraph_id)""", ("run_id",)),
     ("DELETE FROM passage_links WHERE paragraph_id = whole_paragraph_id", ()),
+    # Two parts repointed to one passage can leave the same link twice: keep the first.
+    ("""DELETE FROM passage_links WHERE rowid IN (
+            SELECT rowid FROM (
+                SELECT rowid, row_number() OVER (PARTITION BY paragraph_id, whole_paragraph_id ORDER BY run_id, rowid) AS n
+                FROM passage_links
+                WHERE paragraph_id IN (SELECT new_id FROM t_repoint) OR whole_paragraph_id IN (SELECT new_id FROM t_repoint))
+            WHERE n > 1)""", ()),
     ("""DELETE FROM paragraphs WHERE paragraph_id IN (SELECT paragraph_id FROM t_retired)
           OR paragraph_id IN (SELECT paragraph_id FROM t_par)""", ()),
     ("""INSERT INTO paragraphs BY NAME

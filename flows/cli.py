@@ -103,7 +103,8 @@ def format_summary(s: dict, warehouse: Path) -> str:
         f"run {s['run_id']} -> {warehouse}\n"
         f"files: {s['files_new']} new, {s['files_unchanged']} skipped (unchanged), {s['files_rejected']} rejected\n"
         f"paragraphs: {s['paragraphs_total']} total, {s.get('paragraphs_new', 0)} new, "
-        f"{s.get('paragraphs_exact', 0)} exact duplicates, {s.get('paragraphs_near', 0)} near duplicates"
+        f"{s.get('paragraphs_exact', 0)} exact duplicates, {s.get('paragraphs_near', 0)} near duplicates, "
+        f"{s.get('paragraphs_contained', 0)} inside longer passages"
     )
 
 

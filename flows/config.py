@@ -65,6 +65,8 @@ class Settings:
     chunk_files: int = 100
     # Files deduplicated and written together; bounds a run's memory whatever its size.
     batch_files: int = 2000
+    # DuckDB's memory cap during a run (it spills to disk beyond it).
+    duckdb_memory: str = "1GB"
     # Verified Jaccard similarity (word shingles) at or above which two passages are one.
     threshold: float = 0.4
     # Paragraphs with fewer normalised words than this are matched exactly only.

@@ -51,7 +51,7 @@ def ingest_flow(raw: str | None = None, warehouse_path: str | None = None, optio
     log = get_run_logger()
     started = datetime.now(timezone.utc).replace(tzinfo=None)
     # The connection is held for the whole run: DuckDB's file lock makes this the only writer.
-    with warehouse.connect(settings.warehouse) as con:
+    with warehouse.connect(settings.warehouse, memory_limit=settings.duckdb_memory) as con:
         warehouse.check_settings(con, settings)
         run = warehouse.RunRecord(warehouse.next_run_id(con), started, str(settings.raw), settings.threshold,
                                   settings.minhash.fingerprint())

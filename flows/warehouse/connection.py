@@ -56,15 +56,19 @@ def _load_fts(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
-def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse (creating and migrating it unless read-only) with full-text search loaded."""
+def connect(path: Path, read_only: bool = False, memory_limit: str = "1GB") -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse (creating and migrating it unless read-only) with full-text search loaded.
+
+    DuckDB's memory is capped (it spills to `<warehouse>.tmp/` beyond it); its default, 80% of the
+    machine, would let a large run's transaction take the machine.
+    """
     path = Path(path)
     if read_only and not path.exists():
         raise WarehouseError(f"warehouse {path} does not exist yet; run `docdedup run` first")
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        con = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": memory_limit})
     except duckdb.IOException as err:
         if "lock" in str(err).lower():
             raise WarehouseError(

@@ -32,15 +32,15 @@ def dedup_and_load(con: duckdb.DuckDBPyConnection, run: warehouse.RunRecord, bat
     return warehouse.write_batch(con, run, [d.row for d in batch.documents], plan, batch.rejections, batch.unchanged)
 
 
-def prepared_batches(found: Discovery, settings: Settings) -> Iterator[ChunkResult]:
-    """The run's files in batches of `batch_files`, each prepared by parallel chunk tasks; the next batch is
-    already being prepared while the current one is deduplicated and written."""
+def prepared_batches(found: Discovery, settings: Settings) -> Iterator[tuple[ChunkResult, bool]]:
+    """The run's files in batches of `batch_files`, each prepared by parallel chunk tasks, with whether it is
+    the last; the next batch is already being prepared while the current one is deduplicated and written."""
     batches = chunked(found.files, settings.batch_files) or [[]]
     submit = lambda files: prepare_chunk.map(chunked(files, settings.chunk_files), unmapped(settings))  # noqa: E731
     pending = submit(batches[0])
     for i in range(len(batches)):
         following = submit(batches[i + 1]) if i + 1 < len(batches) else None
-        yield merge_chunks(pending.result(), found.rejected if i == 0 else [])
+        yield merge_chunks(pending.result(), found.rejected if i == 0 else []), following is None
         pending = following
 
 
@@ -61,14 +61,14 @@ def ingest_flow(raw: str | None = None, warehouse_path: str | None = None, optio
         log.info("discover: %d to read, %d unchanged, %d rejected", len(found.files), found.unchanged, len(found.rejected))
 
         counts = Counter(files_unchanged=found.unchanged)
-        with warehouse.run_transaction(con):
-            # 2. read -> clean -> split -> fingerprint, one task per chunk of files, batch by batch
-            for batch in prepared_batches(found, settings):
-                # 3. dedup against the batch and the warehouse, then 4. write, inside the run's transaction
+        # 2. read -> clean -> split -> fingerprint, one task per chunk of files, batch by batch
+        for batch, last in prepared_batches(found, settings):
+            # 3. dedup against the batch and everything stored, 4. write, and commit: whole files only.
+            #    The runs row goes in the last batch's transaction, so a run of one batch is all or nothing.
+            with warehouse.transaction(con):
                 counts += dedup_and_load(con, run, batch, settings)
-                log.info("batch: %s", dict(counts))
-            # 5. the runs row, last: the commit marker
-            summary = {"run_id": run.run_id, **warehouse.finish_run(con, run, counts)}
+                summary = {"run_id": run.run_id, **warehouse.finish_run(con, run, counts)} if last else None
+            log.info("batch: %s", dict(counts))
 
     # 6. publish the run summary
     create_markdown_artifact(key="ingest-summary", markdown=summary_markdown(summary), description="docdedup run summary")

@@ -107,3 +107,28 @@ def test_cli_run_prints_summary_and_failed_pass_exits_1_leaving_warehouse_unchan
 def test_cli_run_on_a_missing_folder_is_a_one_line_error(tmp_path, capsys):
     assert cli.main(["run", "--raw", str(tmp_path / "nope"), "--warehouse", str(tmp_path / "w.duckdb")]) == 1
     assert capsys.readouterr().err == f"Error: drop folder {tmp_path / 'nope'} does not exist or is not a folder\n"
+
+
+def test_a_run_failing_in_a_later_batch_keeps_whole_files_and_the_rerun_completes(seeds_copy, tmp_path, monkeypatch):
+    db = tmp_path / "w.duckdb"
+    real = warehouse.write_batch
+    calls = []
+
+    def fails_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(warehouse, "write_batch", fails_second)
+    with pytest.raises(OSError):
+        ingest_flow(str(seeds_copy), str(db), {"batch_files": 2})
+    # The first batch (two files) was committed whole; nothing of the second; no runs row.
+    assert table(db, "SELECT count(*), count(DISTINCT run_id) FROM documents") == [(2, 1)]
+    assert table(db, "SELECT count(*) FROM runs") == [(0,)]
+    assert table(db, "SELECT count(*) FROM document_paragraphs WHERE doc_id NOT IN (SELECT doc_id FROM documents)") == [(0,)]
+    monkeypatch.undo()
+    summary = ingest_flow(str(seeds_copy), str(db), {"batch_files": 2})
+    assert (summary["run_id"], summary["files_new"], summary["files_unchanged"]) == (2, 3, 2)
+    assert table(db, "SELECT count(*) FROM documents") == [(5,)]
+    assert table(db, "SELECT n_occurrences FROM paragraphs WHERE text LIKE 'Analysts believe%'") == [(2,)]

@@ -19,7 +19,7 @@ from flows.warehouse.load import (
     fetch_stored,
     finish_run,
     load_run,
-    run_transaction,
+    transaction,
     write_batch,
 )
 from flows.warehouse.outputs import EXPORTED, export, search
@@ -27,5 +27,5 @@ from flows.warehouse.outputs import EXPORTED, export, search
 __all__ = [
     "EXPORTED", "RUN_COUNTS", "DocumentRow", "RunRecord", "WarehouseError", "check_settings", "connect", "export",
     "fetch_stored", "finish_run", "fts_extension", "known_files", "load_run", "migrate", "migrations", "next_run_id",
-    "query", "run_transaction", "schema_dir", "search", "write_batch",
+    "query", "transaction", "schema_dir", "search", "write_batch",
 ]

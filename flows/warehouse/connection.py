@@ -141,8 +141,11 @@ def known_files(con: duckdb.DuckDBPyConnection) -> list[KnownFile]:
 
 
 def next_run_id(con: duckdb.DuckDBPyConnection) -> int:
-    """The id the next committed run will have."""
-    return con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchone()[0]
+    """The id of the next run: after every run that committed anything, finished or not."""
+    return con.execute(
+        """SELECT coalesce(max(run_id), 0) + 1 FROM (
+               SELECT run_id FROM runs UNION ALL SELECT run_id FROM documents UNION ALL SELECT run_id FROM rejected_files)"""
+    ).fetchone()[0]
 
 
 def check_settings(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:

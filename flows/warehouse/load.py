@@ -1,8 +1,9 @@
-"""Load: what the warehouse already holds for a batch, and the writes of a run in one transaction.
+"""Load: what the warehouse already holds for a batch, and the writes of a batch in one transaction.
 
-A run writes one batch after another inside a single transaction (`run_transaction`), each batch
-deduplicated against everything stored before it, the run's earlier batches included; its `runs`
-row goes last (`finish_run`) and the commit makes it all visible at once, or none of it.
+A run writes its files batch by batch, each batch deduplicated against everything stored before it
+(the run's earlier batches included) and committed whole (`transaction`), so memory stays bounded
+and a failure never leaves part of a file. The `runs` row is written with the last batch
+(`finish_run`): a run of one batch is all or nothing.
 """
 
 from __future__ import annotations
@@ -139,8 +140,8 @@ def _arrow(rows: list, columns: list[str], types: dict[str, pa.DataType] | None 
 
 
 @contextmanager
-def run_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """One transaction for a whole run: committed on success, rolled back on any error or interrupt."""
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction: committed on success, rolled back on any error or interrupt."""
     con.execute("BEGIN TRANSACTION")
     try:
         yield
@@ -158,7 +159,7 @@ def write_batch(
     rejections: list[Rejection],
     unchanged: list[Unchanged],
 ) -> Counter:
-    """Write one batch of a run (inside `run_transaction`); returns its counts."""
+    """Write one batch of a run (inside a `transaction`); returns its counts."""
     now = _now()
     tables = _batch_tables(documents, plan, rejections, unchanged)
     for name, table in tables.items():
@@ -203,7 +204,7 @@ def load_run(
     unchanged: list[Unchanged],
 ) -> dict[str, int]:
     """A run of a single batch: write it and the runs row in one transaction."""
-    with run_transaction(con):
+    with transaction(con):
         counts = write_batch(con, run, documents, plan, rejections, unchanged)
         return finish_run(con, run, counts)
 

@@ -98,15 +98,16 @@ def build_warehouse(db: Path, n_paragraphs: int, settings: Settings) -> float:
     with warehouse.connect(db) as con:
         run = warehouse.RunRecord(warehouse.next_run_id(con), datetime(2025, 1, 1), "synthetic", settings.threshold,
                                   settings.minhash.fingerprint())
-        with warehouse.run_transaction(con):
-            from collections import Counter
+        from collections import Counter
 
-            counts = Counter()
-            for docs in synthetic_documents(n_paragraphs, 1, settings):
+        counts = Counter()
+        for docs in synthetic_documents(n_paragraphs, 1, settings):
+            with warehouse.transaction(con):
                 occ, var = collect_batch(docs, run.run_id, settings)
                 plan = plan_dedup(occ, var, warehouse.fetch_stored(con, var), settings)
                 counts += warehouse.write_batch(con, run, [d.row for d in docs], plan, [], [])
-                print(f"  built {counts['paragraphs_total']:,} paragraphs, {time.perf_counter() - start:.0f} s", flush=True)
+            print(f"  built {counts['paragraphs_total']:,} paragraphs, {time.perf_counter() - start:.0f} s", flush=True)
+        with warehouse.transaction(con):
             warehouse.finish_run(con, run, counts)
     return time.perf_counter() - start
 

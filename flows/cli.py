@@ -1,4 +1,4 @@
-"""Command line: `docdedup run` and `docdedup sql`, thin shells over the flows and the warehouse."""
+"""Command line: run, sql, search and export, thin shells over the flows and the warehouse."""
 
 from __future__ import annotations
 
@@ -27,6 +27,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warehouse", metavar="FILE", help="DuckDB file (default warehouse/docdedup.duckdb, env DOCDEDUP_WAREHOUSE)")
 
 
+def _output_format(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format (default table)")
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     top = argparse.ArgumentParser(prog="docdedup", description="Ingest news articles, deduplicate passages, query them with SQL.")
@@ -39,12 +43,12 @@ def parser() -> argparse.ArgumentParser:
     sql = sub.add_parser("sql", help="run read-only SQL on the warehouse", epilog=EPILOG_SQL, formatter_class=raw_epilog)
     sql.add_argument("query", nargs="?", help="one SQL statement (omit for an interactive session)")
     _common(sql)
-    sql.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format (default table)")
+    _output_format(sql)
     search = sub.add_parser("search", help="full-text search (BM25) over the passages", epilog=EPILOG_SEARCH)
     search.add_argument("words", help="what to look for")
     search.add_argument("--limit", type=int, default=10, help="how many passages (default 10)")
     _common(search)
-    search.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format (default table)")
+    _output_format(search)
     export = sub.add_parser("export", help="write the tables and views to files", epilog=EPILOG_EXPORT)
     export.add_argument("dir", type=Path, help="output folder (created if missing)")
     export.add_argument("--format", choices=["parquet", "csv", "jsonl"], default="parquet", help="file format (default parquet)")
@@ -67,8 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(err, (WarehouseError, FileNotFoundError, duckdb.Error)):
             return _fail(err)
         if args.command == "run":
-            # The load is one transaction: a failed pass leaves the warehouse as it was.
-            return _fail(f"run failed, warehouse unchanged: {type(err).__name__}: {err}")
+            # Each batch is one transaction: what failed was rolled back (all of a run of one batch).
+            return _fail(f"run failed, its unfinished batch rolled back: {type(err).__name__}: {err}")
         raise
 
 

@@ -100,7 +100,7 @@ def test_cli_run_prints_summary_and_failed_pass_exits_1_leaving_warehouse_unchan
 
     monkeypatch.setattr(warehouse, "write_batch", broken)
     assert cli.main(["run", "--raw", str(seeds_copy), "--warehouse", str(db)]) == 1
-    assert "Error: run failed, warehouse unchanged: OSError: No space left on device" in capsys.readouterr().err
+    assert "Error: run failed, its unfinished batch rolled back: OSError: No space left on device" in capsys.readouterr().err
     assert _snapshot(db) == before
 
 

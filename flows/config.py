@@ -77,10 +77,6 @@ class Settings:
     part_ratio: float = 0.6
     minhash: MinHashConfig = field(default_factory=MinHashConfig)
 
-    def with_overrides(self, values: Mapping[str, Any]) -> "Settings":
-        """A copy with the given keys replaced (values parsed from strings where needed)."""
-        return _apply(self, values, source="override")
-
 
 # Settings keys that belong to MinHashConfig, spelled flat in files, env and CLI.
 _MINHASH_KEYS = {f.name for f in fields(MinHashConfig)}

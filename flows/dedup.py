@@ -54,7 +54,6 @@ class Occurrence:
     doc_id: str
     position: int
     text: str
-    norm: str
     norm_hash: int
     order: OrderKey
 
@@ -215,6 +214,16 @@ class _Shingles:
             self.sets[h] = shingle_set(self.norms[h], self.settings.minhash)
         return self.sets[h]
 
+    def _part_share(self, part: set, whole: set, inter: int) -> float | None:
+        """The share of `part` inside `whole` when `part` is shaped like a part of it (at least `containment`
+        of its shingles inside, at most `part_ratio` of its size), else None."""
+        if not part:
+            return None
+        share = inter / len(part)
+        if share >= self.settings.containment and len(part) <= self.settings.part_ratio * len(whole):
+            return share
+        return None
+
     def relation(self, a: int, b: int) -> tuple[str, float, int | None] | None:
         """('near', jaccard, None), ('contained', containment, part_hash) or None for a verified pair."""
         sa, sb = self.get(a), self.get(b)
@@ -222,16 +231,16 @@ class _Shingles:
         if not inter:
             return None
         part, small, large = (a, sa, sb) if (len(sa), a) < (len(sb), b) else (b, sb, sa)
-        c = inter / len(small)
-        if c >= self.settings.containment and len(small) <= self.settings.part_ratio * len(large):
-            return ("contained", c, part)
+        share = self._part_share(small, large, inter)
+        if share is not None:
+            return ("contained", share, part)
         j = inter / (len(sa) + len(sb) - inter)
         return ("near", j, None) if j >= self.settings.threshold else None
 
     def contains(self, whole: int, part: int) -> bool:
         """True when `part` is shaped like a part of `whole` (see `relation`)."""
         sp, sw = self.get(part), self.get(whole)
-        return bool(sp) and len(sp & sw) / len(sp) >= self.settings.containment and len(sp) <= self.settings.part_ratio * len(sw)
+        return self._part_share(sp, sw, len(sp & sw)) is not None
 
     def match(self, h: int, canon: int) -> tuple[str, float]:
         """How variant h relates to its cluster's canonical: exact, contained (a part of it) or near."""
@@ -239,8 +248,9 @@ class _Shingles:
             return "exact", 1.0
         sa, sc = self.get(h), self.get(canon)
         inter = len(sa & sc)
-        if sa and inter / len(sa) >= self.settings.containment and len(sa) <= self.settings.part_ratio * len(sc):
-            return "contained", inter / len(sa)
+        share = self._part_share(sa, sc, inter)
+        if share is not None:
+            return "contained", share
         return "near", inter / len(sa | sc) if sa | sc else 1.0
 
 
@@ -381,7 +391,7 @@ def collect_batch(documents: list, run_id: int, settings: Settings) -> tuple[lis
     for doc in sorted(documents, key=lambda d: (d.row.source_path, d.row.sha256)):
         row = doc.row
         for pos, (text, norm, h) in enumerate(zip(doc.texts, doc.norms, doc.norm_hashes)):
-            occurrences.append(Occurrence(row.doc_id, pos, text, norm, h, order_key(row.published, run_id, row.source_path, pos)))
+            occurrences.append(Occurrence(row.doc_id, pos, text, h, order_key(row.published, run_id, row.source_path, pos)))
             if h not in variants:
                 n_words = int(doc.n_words[pos])
                 eligible = n_words >= settings.min_words

@@ -164,9 +164,9 @@ def write_batch(
     tables = _batch_tables(documents, plan, rejections, unchanged)
     for name, table in tables.items():
         con.register(name, table)
+    values = {"now": now, "run_id": run.run_id, "minhash_config": run.minhash_config}
     try:
         for sql, params in _BATCH_SQL:
-            values = {"now": now, "run_id": run.run_id, "minhash_config": run.minhash_config}
             con.execute(sql, [values[p] for p in params])
     finally:
         for name in tables:

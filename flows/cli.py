@@ -39,6 +39,10 @@ def parser() -> argparse.ArgumentParser:
     _common(run)
     run.add_argument("--threshold", type=float, help="near-duplicate Jaccard threshold (default 0.4)")
     run.add_argument("--max-file-bytes", type=int, help="reject files larger than this (default 20 MiB)")
+    run.add_argument("--task-runner", choices=["threads", "processes", "dask"],
+                     help="where chunk tasks run (default threads, env DOCDEDUP_TASK_RUNNER)")
+    run.add_argument("--workers", type=int, help="parallel chunk tasks (default 0: one per core)")
+    run.add_argument("--dask-address", metavar="ADDR", help="existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --task-runner dask)")
     raw_epilog = argparse.RawDescriptionHelpFormatter
     sql = sub.add_parser("sql", help="run read-only SQL on the warehouse", epilog=EPILOG_SQL, formatter_class=raw_epilog)
     sql.add_argument("query", nargs="?", help="one SQL statement (omit for an interactive session)")
@@ -85,7 +89,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     """One ingest pass; prints the summary."""
     # Offline machines: Prefect's telemetry would only log errors.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    options = {"threshold": args.threshold, "max_file_bytes": args.max_file_bytes}
+    options = {"threshold": args.threshold, "max_file_bytes": args.max_file_bytes, "task_runner": args.task_runner,
+               "workers": args.workers, "dask_address": args.dask_address}
     settings = load_settings({"raw": args.raw, "warehouse": args.warehouse, **options})
     # Fail fast, before starting Prefect, on what the flow would refuse anyway.
     if not settings.raw.is_dir():
@@ -108,8 +113,15 @@ def format_summary(s: dict, warehouse: Path) -> str:
         f"files: {s['files_new']} new, {s['files_unchanged']} skipped (unchanged), {s['files_rejected']} rejected\n"
         f"paragraphs: {s['paragraphs_total']} total, {s.get('paragraphs_new', 0)} new, "
         f"{s.get('paragraphs_exact', 0)} exact duplicates, {s.get('paragraphs_near', 0)} near duplicates, "
-        f"{s.get('paragraphs_contained', 0)} inside longer passages"
+        f"{s.get('paragraphs_contained', 0)} inside longer passages\n"
+        f"seconds: {format_stage_seconds(s.get('seconds', {}))}"
     )
+
+
+def format_stage_seconds(seconds: dict) -> str:
+    """Where a run's time went: the chunk stages summed over workers, then dedup and load in the flow."""
+    stages = ["read", "clean", "fingerprint", "dedup", "load"]
+    return ", ".join(f"{k} {seconds.get(k, 0.0):.1f}" for k in stages) + " (read to fingerprint summed over workers)"
 
 
 def cmd_sql(args: argparse.Namespace) -> int:

@@ -10,6 +10,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 
+# Where the per-chunk tasks (read, clean, split, fingerprint) run; README "Scaling".
+TASK_RUNNERS = ("threads", "processes", "dask")
+
+
 class ConfigError(ValueError):
     """A setting has an unknown name or a value of the wrong type or range."""
 
@@ -75,6 +79,12 @@ class Settings:
     containment: float = 0.8
     # ... and it is at most this fraction of the passage's size (else it is a near-duplicate).
     part_ratio: float = 0.6
+    # threads (default), processes, or dask: a local cluster, or the scheduler at dask_address.
+    task_runner: str = "threads"
+    # Parallel chunk tasks (threads, processes or local Dask workers); 0 means one per core.
+    workers: int = 0
+    # An existing Dask scheduler, e.g. tcp://10.0.0.5:8786; setting it alone selects the dask runner.
+    dask_address: str = ""
     minhash: MinHashConfig = field(default_factory=MinHashConfig)
 
 
@@ -113,6 +123,8 @@ def _apply(settings: Settings, values: Mapping[str, Any], source: str) -> Settin
             mh[name] = _parse(name, raw, types[name], source)
         else:
             raise ConfigError(f"{source}: unknown setting {key!r}")
+    if "dask_address" in top and "task_runner" not in top and top["dask_address"]:
+        top["task_runner"] = "dask"
     out = dataclasses.replace(settings, **top)
     if mh:
         out = dataclasses.replace(out, minhash=dataclasses.replace(out.minhash, **mh))
@@ -129,6 +141,9 @@ def _validate(s: Settings, source: str) -> None:
         (s.chunk_files > 0, "chunk_files must be positive"),
         (s.batch_files > 0, "batch_files must be positive"),
         (s.min_words >= 1, "min_words must be at least 1"),
+        (s.task_runner in TASK_RUNNERS, f"task_runner must be one of {', '.join(TASK_RUNNERS)}"),
+        (s.workers >= 0, "workers must be 0 (one per core) or more"),
+        (not s.dask_address or s.task_runner == "dask", "dask_address needs task_runner dask"),
         (s.minhash.shingle_size >= 1, "shingle_size must be at least 1"),
         (s.minhash.bands >= 1 and s.minhash.rows >= 1, "bands and rows must be at least 1"),
         (s.minhash.scheme == "affine32", "scheme must be affine32"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from datetime import datetime, timezone
 from typing import Any, Iterator
@@ -10,12 +11,14 @@ import duckdb
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import TaskRunner
 
 from flows import warehouse
 from flows.config import Settings, load_settings
 from flows.dedup import collect_batch, plan_dedup
 from flows.discover import Discovery, chunked, discover_files
 from flows.prepare import ChunkResult, merge_chunks, prepare_files
+from flows.runners import chunk_runner
 
 
 @task(name="prepare-chunk", cache_policy=NO_CACHE)
@@ -26,17 +29,24 @@ def prepare_chunk(files: list, settings: Settings) -> ChunkResult:
 
 @task(name="dedup-and-load", cache_policy=NO_CACHE)
 def dedup_and_load(con: duckdb.DuckDBPyConnection, run: warehouse.RunRecord, batch: ChunkResult, settings: Settings) -> Counter:
-    """Match a batch against itself and everything stored (earlier batches included), then write it."""
+    """Match a batch against itself and everything stored (earlier batches included), then write it.
+
+    Adds the seconds of the two stages to `batch.seconds`."""
+    start = time.perf_counter()
     occurrences, variants = collect_batch(batch.documents, run.run_id, settings)
     plan = plan_dedup(occurrences, variants, warehouse.fetch_stored(con, variants), settings)
-    return warehouse.write_batch(con, run, [d.row for d in batch.documents], plan, batch.rejections, batch.unchanged)
+    planned = time.perf_counter()
+    counts = warehouse.write_batch(con, run, [d.row for d in batch.documents], plan, batch.rejections, batch.unchanged)
+    batch.seconds.update(dedup=planned - start, load=time.perf_counter() - planned)
+    return counts
 
 
-def prepared_batches(found: Discovery, settings: Settings) -> Iterator[tuple[ChunkResult, bool]]:
-    """The run's files in batches of `batch_files`, each prepared by parallel chunk tasks, with whether it is
-    the last; the next batch is already being prepared while the current one is deduplicated and written."""
+def prepared_batches(found: Discovery, settings: Settings, runner: TaskRunner) -> Iterator[tuple[ChunkResult, bool]]:
+    """The run's files in batches of `batch_files`, each prepared by parallel chunk tasks on `runner`, with
+    whether it is the last; the next batch is already being prepared while the current one is deduplicated and
+    written. Chunks are merged in file order, whichever finishes first."""
     batches = chunked(found.files, settings.batch_files) or [[]]
-    submit = lambda files: prepare_chunk.map(chunked(files, settings.chunk_files), unmapped(settings))  # noqa: E731
+    submit = lambda files: runner.map(prepare_chunk, {"files": chunked(files, settings.chunk_files), "settings": unmapped(settings)})  # noqa: E731
     pending = submit(batches[0])
     for i in range(len(batches)):
         following = submit(batches[i + 1]) if i + 1 < len(batches) else None
@@ -60,20 +70,23 @@ def ingest_flow(raw: str | None = None, warehouse_path: str | None = None, optio
         found = discover_files(settings.raw, warehouse.known_files(con))
         log.info("discover: %d to read, %d unchanged, %d rejected", len(found.files), found.unchanged, len(found.rejected))
 
-        counts = Counter(files_unchanged=found.unchanged)
-        # 2. read -> clean -> split -> fingerprint, one task per chunk of files, batch by batch
-        for batch, last in prepared_batches(found, settings):
-            # 3. dedup against the batch and everything stored, 4. write, and commit: whole files only.
-            #    The runs row goes in the last batch's transaction, so a run of one batch is all or nothing.
-            with warehouse.transaction(con):
-                counts += dedup_and_load(con, run, batch, settings)
-                summary = {"run_id": run.run_id, **warehouse.finish_run(con, run, counts)} if last else None
-            log.info("batch: %s", dict(counts))
+        counts, seconds = Counter(files_unchanged=found.unchanged), Counter()
+        # 2. read -> clean -> split -> fingerprint, one task per chunk of files on the configured task runner
+        with chunk_runner(settings) as runner:
+            for batch, last in prepared_batches(found, settings, runner):
+                # 3. dedup against the batch and everything stored, 4. write, and commit: whole files only.
+                #    The runs row goes in the last batch's transaction, so a run of one batch is all or nothing.
+                with warehouse.transaction(con):
+                    counts += dedup_and_load(con, run, batch, settings)
+                    summary = {"run_id": run.run_id, **warehouse.finish_run(con, run, counts)} if last else None
+                seconds += batch.seconds
+                log.info("batch: %s", dict(counts))
 
     # 6. publish the run summary
     create_markdown_artifact(key="ingest-summary", markdown=summary_markdown(summary), description="docdedup run summary")
     log.info("load: %s", summary)
-    return summary
+    log.info("seconds per stage (summed over workers): %s", {k: round(v, 2) for k, v in seconds.items()})
+    return {**summary, "seconds": dict(seconds)}
 
 
 def summary_markdown(summary: dict) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +40,8 @@ class ChunkResult:
     documents: list[PreparedDocument] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     unchanged: list[Unchanged] = field(default_factory=list)
+    # Seconds spent in each stage (read, clean, fingerprint), summed over the chunks merged here.
+    seconds: Counter = field(default_factory=Counter)
 
 
 def document_id(source_path: str, sha256: str) -> str:
@@ -49,8 +53,10 @@ def prepare_files(files: list[FoundFile], settings: Settings) -> ChunkResult:
     """Read, clean, split and fingerprint a chunk of files; a failing file becomes a rejection, never an error."""
     out = ChunkResult()
     cleaned: list[tuple[DocumentRow, list[str]]] = []
+    clock = time.perf_counter()
     for found in files:
         read = read_file(found, settings.max_file_bytes)
+        clock = _lap(out.seconds, "read", clock)
         if isinstance(read, (Rejection, Unchanged)):
             (out.rejections if isinstance(read, Rejection) else out.unchanged).append(read)
             continue
@@ -59,13 +65,23 @@ def prepare_files(files: list[FoundFile], settings: Settings) -> ChunkResult:
         except Exception as err:  # one bad file must never stop the others
             out.rejections.append(Rejection(read.source_path, f"failed while cleaning: {type(err).__name__}: {err}",
                                             read.sha256, read.size, read.mtime_ns))
-    for (row, _), doc in zip(cleaned, fingerprint_documents(cleaned, settings)):
+        clock = _lap(out.seconds, "clean", clock)
+    prepared = fingerprint_documents(cleaned, settings)
+    _lap(out.seconds, "fingerprint", clock)
+    for (row, _), doc in zip(cleaned, prepared):
         if doc is None:
             out.rejections.append(Rejection(row.source_path, "no article text found after removing boilerplate",
                                             row.sha256, row.size_bytes, row.mtime_ns))
         else:
             out.documents.append(doc)
     return out
+
+
+def _lap(seconds: Counter, stage: str, since: float) -> float:
+    """Add the time since `since` to `stage`; the new start."""
+    now = time.perf_counter()
+    seconds[stage] += now - since
+    return now
 
 
 def clean_and_split(raw: RawDocument) -> tuple[DocumentRow, list[str]]:
@@ -127,4 +143,5 @@ def merge_chunks(chunks: list[ChunkResult], discovery_rejections: list[Rejection
         out.documents.extend(c.documents)
         out.rejections.extend(c.rejections)
         out.unchanged.extend(c.unchanged)
+        out.seconds.update(c.seconds)
     return out

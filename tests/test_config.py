@@ -39,3 +39,15 @@ def test_fingerprint_names_every_signature_parameter():
     assert a != MinHashConfig(seed=2).fingerprint()
     assert a != MinHashConfig(shingle_size=3).fingerprint()
     assert a != MinHashConfig(bands=10).fingerprint()
+
+
+def test_task_runner_is_checked_and_a_dask_address_selects_dask():
+    assert load_settings(env={"DOCDEDUP_TASK_RUNNER": "processes"}, project_file=None).task_runner == "processes"
+    s = load_settings(env={"DOCDEDUP_DASK_ADDRESS": "tcp://10.0.0.5:8786"}, project_file=None)
+    assert (s.task_runner, s.dask_address) == ("dask", "tcp://10.0.0.5:8786")
+    with pytest.raises(ConfigError, match="task_runner must be one of threads, processes, dask"):
+        load_settings({"task_runner": "spark"}, env={}, project_file=None)
+    with pytest.raises(ConfigError, match="dask_address needs task_runner dask"):
+        load_settings({"task_runner": "threads", "dask_address": "tcp://h:8786"}, env={}, project_file=None)
+    with pytest.raises(ConfigError, match="workers must be 0"):
+        load_settings({"workers": -1}, env={}, project_file=None)

@@ -26,6 +26,7 @@ def _snapshot(db: Path) -> dict[str, list]:
         "rejected_files": "SELECT * EXCLUDE (rejected_at) FROM rejected_files",
         "paragraph_fingerprints": "SELECT * FROM paragraph_fingerprints",
         "lsh_bands": "SELECT * FROM lsh_bands",
+        "passage_links": "SELECT * FROM passage_links",
     }
     return {t: sorted(table(db, sql), key=repr) for t, sql in q.items()}
 
@@ -75,6 +76,26 @@ def test_chunks_and_batches_do_not_change_the_warehouse(seeds_copy: Path, tmp_pa
     ingest_flow(str(seeds_copy), str(tmp_path / "b.duckdb"), {"chunk_files": 100})
     assert _snapshot(tmp_path / "a.duckdb") == _snapshot(tmp_path / "b.duckdb")
     assert table(tmp_path / "a.duckdb", "SELECT count(*) FROM runs") == [(1,)]
+
+
+def test_every_task_runner_gives_the_same_warehouse(seeds_copy: Path, tmp_path: Path):
+    """Threads, a process pool, a local Dask cluster of 2 workers the flow starts, and an existing Dask scheduler
+    load the same rows, canonicals included."""
+    from distributed import LocalCluster
+
+    shutil.copytree(EXAMPLES, seeds_copy / "examples")
+    snapshots = {}
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster:
+        runners = {"threads": {"task_runner": "threads"}, "processes": {"task_runner": "processes"},
+                   "dask": {"task_runner": "dask"}, "dask-address": {"dask_address": cluster.scheduler_address}}
+        for name, options in runners.items():
+            db = tmp_path / f"{name}.duckdb"
+            summary = ingest_flow(str(seeds_copy), str(db), {**options, "workers": 2, "chunk_files": 2})
+            assert (summary["files_new"], summary["files_rejected"]) == (10, 0)
+            assert {"read", "clean", "fingerprint", "dedup", "load"} <= set(summary["seconds"])
+            snapshots[name] = _snapshot(db)
+    for name in ("processes", "dask", "dask-address"):
+        assert snapshots[name] == snapshots["threads"], name
 
 
 def test_a_changed_file_is_ingested_as_a_new_version(seeds_copy: Path, tmp_path: Path):

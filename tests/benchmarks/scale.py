@@ -41,9 +41,9 @@ HEADER = ["{site}", "Home | World | Business | Sport | Opinion", "Share: Faceboo
 FOOTER = ["", "Related stories", "Sign up for our newsletter", "© {site}. All rights reserved."]
 
 
-def write_files(folder: Path, n_files: int, seed: int) -> int:
-    """n_files plain-text articles with boilerplate: gold articles and their syndicated copies, cycled.
-    Returns the number of paragraphs written."""
+def write_files(folder: Path, n_files: int, seed: int, html_every: int = 0) -> int:
+    """n_files plain-text articles with boilerplate: gold articles and their syndicated copies, cycled;
+    every `html_every`-th one (0: none) an HTML page instead. Returns the number of paragraphs written."""
     articles = syndication.load_gold()
     rng = random.Random(seed)
     docs = syndication.generate(articles, copies=3, seed=seed)
@@ -55,10 +55,27 @@ def write_files(folder: Path, n_files: int, seed: int) -> int:
         lines = [s.format(site=site) for s in HEADER] + [f"Story {i}: {d.name}", d.published.strftime("%B %d, %Y"), ""]
         lines += [p.text + "\n" for p in d.paragraphs]
         lines += [s.format(site=site) for s in FOOTER]
-        (folder / f"{i // 1000:04d}" ).mkdir(exist_ok=True)
-        (folder / f"{i // 1000:04d}" / f"story-{i:06d}.txt").write_text("\n".join(lines), encoding="utf-8")
+        (folder / f"{i // 1000:04d}").mkdir(exist_ok=True)
+        if html_every and i % html_every == 0:
+            (folder / f"{i // 1000:04d}" / f"story-{i:06d}.html").write_text(html_page(site, f"Story {i}: {d.name}", d),
+                                                                          encoding="utf-8")
+        else:
+            (folder / f"{i // 1000:04d}" / f"story-{i:06d}.txt").write_text("\n".join(lines), encoding="utf-8")
         total += len(d.paragraphs)
     return total
+
+
+def html_page(site: str, title: str, doc) -> str:
+    """A news page around a generated article: navigation, share links, the article, related links, footer."""
+    esc = lambda s: s.replace("&", "&amp;").replace("<", "&lt;")  # noqa: E731
+    nav = "".join(f'<li><a href="/{s.lower()}">{s}</a></li>' for s in HEADER[1].split(" | "))
+    body = "".join(f"<p>{esc(p.text)}</p>" for p in doc.paragraphs)
+    return (f"<!DOCTYPE html><html><head><title>{esc(title)} | {site}</title>"
+            f'<meta name="date" content="{doc.published:%Y-%m-%d}"></head><body>'
+            f"<header><h2>{site}</h2><nav><ul>{nav}</ul></nav></header><main><article><h1>{esc(title)}</h1>"
+            f"<p class=\"share\">{HEADER[2]}</p>{body}</article>"
+            f'<aside><h3>{FOOTER[1]}</h3><ul><li><a href="/a">Another story</a></li></ul></aside></main>'
+            f"<footer>{FOOTER[2]} {FOOTER[3].format(site=site)}</footer></body></html>")
 
 
 def synthetic_documents(n_paragraphs: int, seed: int, settings: Settings, per_doc: int = 25):

@@ -1,4 +1,4 @@
-"""Command line: run, sql, search and export, thin shells over the flows and the warehouse."""
+"""Command line: run, watch, serve, status, sql, search and export, thin shells over the flows and the warehouse."""
 
 from __future__ import annotations
 
@@ -19,12 +19,26 @@ EPILOG_SQL = (
     "         docdedup sql            (no query: an interactive read-only session; end statements with ;)"
 )
 EPILOG_SEARCH = 'example: docdedup search "Pentagon withdrawal" --limit 5'
+EPILOG_WATCH = "example: docdedup watch --raw raw/ --warehouse warehouse/docdedup.duckdb"
+EPILOG_SERVE = 'example: prefect server start &  then  PREFECT_API_URL=http://127.0.0.1:4200/api docdedup serve --cron "*/15 * * * *"'
+EPILOG_STATUS = "example: docdedup status --limit 10"
 EPILOG_EXPORT = "example: docdedup export exports/ --format parquet"
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--raw", metavar="DIR", help="drop folder (default raw/, env DOCDEDUP_RAW)")
     p.add_argument("--warehouse", metavar="FILE", help="DuckDB file (default warehouse/docdedup.duckdb, env DOCDEDUP_WAREHOUSE)")
+
+
+def _ingest_options(p: argparse.ArgumentParser) -> None:
+    """The knobs of an ingest pass, shared by run, watch and serve."""
+    _common(p)
+    p.add_argument("--threshold", type=float, help="near-duplicate Jaccard threshold (default 0.4)")
+    p.add_argument("--max-file-bytes", type=int, help="reject files larger than this (default 20 MiB)")
+    p.add_argument("--task-runner", choices=["threads", "processes", "dask"],
+                   help="where chunk tasks run (default threads, env DOCDEDUP_TASK_RUNNER)")
+    p.add_argument("--workers", type=int, help="parallel chunk tasks (default 0: one per core)")
+    p.add_argument("--dask-address", metavar="ADDR", help="existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --task-runner dask)")
 
 
 def _output_format(p: argparse.ArgumentParser) -> None:
@@ -36,13 +50,14 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="docdedup", description="Ingest news articles, deduplicate passages, query them with SQL.")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="ingest new and changed files from the drop folder", epilog=EPILOG_RUN)
-    _common(run)
-    run.add_argument("--threshold", type=float, help="near-duplicate Jaccard threshold (default 0.4)")
-    run.add_argument("--max-file-bytes", type=int, help="reject files larger than this (default 20 MiB)")
-    run.add_argument("--task-runner", choices=["threads", "processes", "dask"],
-                     help="where chunk tasks run (default threads, env DOCDEDUP_TASK_RUNNER)")
-    run.add_argument("--workers", type=int, help="parallel chunk tasks (default 0: one per core)")
-    run.add_argument("--dask-address", metavar="ADDR", help="existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --task-runner dask)")
+    _ingest_options(run)
+    watch = sub.add_parser("watch", help="ingest whenever files land in the drop folder (Ctrl-C stops)", epilog=EPILOG_WATCH)
+    _ingest_options(watch)
+    serve = sub.add_parser("serve", help="serve the ingest flow on a schedule (needs a Prefect server)", epilog=EPILOG_SERVE)
+    _ingest_options(serve)
+    when = serve.add_mutually_exclusive_group()
+    when.add_argument("--cron", metavar="EXPR", help='cron schedule, e.g. "*/15 * * * *"')
+    when.add_argument("--interval", type=float, metavar="SECONDS", help="run every SECONDS (default 300)")
     raw_epilog = argparse.RawDescriptionHelpFormatter
     sql = sub.add_parser("sql", help="run read-only SQL on the warehouse", epilog=EPILOG_SQL, formatter_class=raw_epilog)
     sql.add_argument("query", nargs="?", help="one SQL statement (omit for an interactive session)")
@@ -53,6 +68,9 @@ def parser() -> argparse.ArgumentParser:
     search.add_argument("--limit", type=int, default=10, help="how many passages (default 10)")
     _common(search)
     _output_format(search)
+    status = sub.add_parser("status", help="last runs, files waiting in the drop folder, rejected files", epilog=EPILOG_STATUS)
+    status.add_argument("--limit", type=int, default=5, help="how many runs (default 5)")
+    _common(status)
     export = sub.add_parser("export", help="write the tables and views to files", epilog=EPILOG_EXPORT)
     export.add_argument("dir", type=Path, help="output folder (created if missing)")
     export.add_argument("--format", choices=["parquet", "csv", "jsonl"], default="parquet", help="file format (default parquet)")
@@ -65,6 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        # A pass cut short rolled its unfinished batch back; the next pass completes it.
+        print("interrupted", file=sys.stderr)
+        return 130
     except ConfigError as err:
         return _fail(err)
     except Exception as err:
@@ -85,8 +107,8 @@ def _fail(err: BaseException) -> int:
     return 1
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    """One ingest pass; prints the summary."""
+def _preflight(args: argparse.Namespace):
+    """Settings and flow options of an ingest command, checked before Prefect starts."""
     # Offline machines: Prefect's telemetry would only log errors.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     options = {"threshold": args.threshold, "max_file_bytes": args.max_file_bytes, "task_runner": args.task_runner,
@@ -97,12 +119,48 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"drop folder {settings.raw} does not exist or is not a folder")
     from flows import warehouse
 
-    with warehouse.connect(settings.warehouse) as con:
+    with warehouse.connect(settings.warehouse, wait_seconds=settings.lock_wait_seconds, on_wait=_tell) as con:
         warehouse.check_settings(con, settings)
+    return settings, {k: v for k, v in options.items() if v is not None}
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """One ingest pass; prints the summary."""
+    settings, options = _preflight(args)
     from flows.pipeline import ingest_flow
 
-    summary = ingest_flow(str(settings.raw), str(settings.warehouse), {k: v for k, v in options.items() if v is not None})
+    summary = ingest_flow(str(settings.raw), str(settings.warehouse), options)
     print(format_summary(summary, settings.warehouse))
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    """Ingest what waits now, then whenever files land in the drop folder, until Ctrl-C."""
+    settings, options = _preflight(args)
+    from flows.pipeline import ingest_flow
+    from flows.watch import watch_folder
+
+    say = lambda message: print(message, flush=True)  # noqa: E731
+    say(f"watching {settings.raw} -> {settings.warehouse} (Ctrl-C stops)")
+    passes = watch_folder(settings.raw, lambda: ingest_flow(str(settings.raw), str(settings.warehouse), options),
+                          say, settings.settle_seconds)
+    say(f"stopped after {passes} passes")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the ingest flow as a Prefect deployment on a schedule, until Ctrl-C."""
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        raise ConfigError("schedules need a Prefect server: start one with `prefect server start` (it listens on "
+                          "127.0.0.1:4200) and set PREFECT_API_URL=http://127.0.0.1:4200/api")
+    settings, options = _preflight(args)
+    from flows.pipeline import ingest_flow
+
+    schedule = {"cron": args.cron} if args.cron else {"interval": args.interval or 300.0}
+    params = {"raw": str(settings.raw.resolve()), "warehouse_path": str(settings.warehouse.resolve()), "options": options}
+    ingest_flow.serve(name="docdedup-ingest", parameters=params, **schedule)
     return 0
 
 
@@ -110,7 +168,9 @@ def format_summary(s: dict, warehouse: Path) -> str:
     """The short run summary printed after `docdedup run`."""
     return (
         f"run {s['run_id']} -> {warehouse}\n"
-        f"files: {s['files_new']} new, {s['files_unchanged']} skipped (unchanged), {s['files_rejected']} rejected\n"
+        f"files: {s['files_new']} new, {s['files_unchanged']} skipped (unchanged), {s['files_rejected']} rejected"
+        + (f", {s['files_pending']} still being written (left for the next run)" if s.get("files_pending") else "")
+        + "\n"
         f"paragraphs: {s['paragraphs_total']} total, {s.get('paragraphs_new', 0)} new, "
         f"{s.get('paragraphs_exact', 0)} exact duplicates, {s.get('paragraphs_near', 0)} near duplicates, "
         f"{s.get('paragraphs_contained', 0)} inside longer passages\n"
@@ -128,17 +188,33 @@ def cmd_sql(args: argparse.Namespace) -> int:
     """Read-only SQL: one statement, or an interactive session when no query is given."""
     from flows import warehouse
 
-    settings = load_settings({"warehouse": args.warehouse})
-    with warehouse.connect(settings.warehouse, read_only=True) as con:
-        if args.query is None:
-            return sql_session(con, args.format, sys.stdin, sys.stdout)
+    reader = _reader(args)
+    if args.query is None:
+        return sql_session(reader, args.format, sys.stdin, sys.stdout)
+    with reader() as con:
         cols, rows = warehouse.query(con, args.query)
     sys.stdout.write(render(cols, rows, args.format))
     return 0
 
 
-def sql_session(con, fmt: str, stdin, stdout) -> int:
-    """A small read-only SQL shell: statements end with ';', errors are reported and the session goes on."""
+def _tell(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _reader(args: argparse.Namespace):
+    """Opens the warehouse read-only, waiting (and saying so) while a run holds it."""
+    from flows import warehouse
+
+    settings = load_settings({"warehouse": args.warehouse})
+    return lambda: warehouse.connect(settings.warehouse, read_only=True, wait_seconds=settings.lock_wait_seconds,
+                                     on_wait=_tell)
+
+
+def sql_session(reader, fmt: str, stdin, stdout) -> int:
+    """A small read-only SQL shell: statements end with ';', errors are reported and the session goes on.
+
+    The warehouse is opened for each statement and closed after it (`reader()`), so an idle session
+    never keeps a run from writing."""
     import duckdb
 
     from flows import warehouse
@@ -162,11 +238,12 @@ def sql_session(con, fmt: str, stdin, stdout) -> int:
         if not buffer.rstrip().endswith(";"):
             continue
         try:
-            for statement in duckdb.extract_statements(buffer):
-                cols, rows = warehouse.query(con, statement)
-                if cols:
-                    stdout.write(render(cols, rows, fmt))
-        except duckdb.Error as err:
+            with reader() as con:
+                for statement in duckdb.extract_statements(buffer):
+                    cols, rows = warehouse.query(con, statement)
+                    if cols:
+                        stdout.write(render(cols, rows, fmt))
+        except (duckdb.Error, warehouse.WarehouseError) as err:
             stdout.write(f"Error: {err}\n")
         buffer = ""
     if interactive:
@@ -178,25 +255,72 @@ def cmd_search(args: argparse.Namespace) -> int:
     """Best-matching passages with the documents that carry them."""
     from flows import warehouse
 
-    settings = load_settings({"warehouse": args.warehouse})
-    with warehouse.connect(settings.warehouse, read_only=True) as con:
+    with _reader(args)() as con:
         cols, rows = warehouse.search(con, args.words, args.limit)
     sys.stdout.write(render(cols, rows, args.format))
     return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """The last runs, the files waiting in the drop folder, and the files rejected."""
+    from flows import warehouse
+    from flows.discover import discover_files
+
+    settings = load_settings({"raw": args.raw, "warehouse": args.warehouse})
+    if not settings.warehouse.exists():
+        print(f"warehouse {settings.warehouse}: not created yet (`docdedup run` creates it)")
+        return 0
+    try:  # no waiting: a warehouse held by a run is the news
+        with warehouse.connect(settings.warehouse, read_only=True) as con:
+            report, known = warehouse.status(con, args.limit), warehouse.known_files(con)
+    except warehouse.WarehouseError as err:
+        if "in use by" not in str(err):
+            raise
+        print(f"busy: {err}")
+        return 0
+    (documents, passages), = report["totals"][1]
+    print(f"warehouse {settings.warehouse}: {documents} documents, {passages} passages\n\nlast runs")
+    sys.stdout.write(render(*report["runs"], "table"))
+    if settings.raw.is_dir():
+        found = discover_files(settings.raw, known, settings.settle_seconds)
+        waiting = [f.source_path for f in found.files if not _same_content(f)] + [r.source_path for r in found.rejected]
+        print(f"\ndrop folder {settings.raw}: {len(waiting) + found.pending} files waiting for the next run"
+              + (f" ({found.pending} still being written)" if found.pending else ""))
+        for name in waiting[:10]:
+            print(f"  {name}")
+        if len(waiting) > 10:
+            print(f"  ... and {len(waiting) - 10} more")
+    else:
+        print(f"\ndrop folder {settings.raw}: does not exist")
+    print("\nrejected files")
+    sys.stdout.write(render(*report["rejected"], "table"))
+    return 0
+
+
+def _same_content(found) -> bool:
+    """A listed file whose bytes the warehouse already has under its path (touched, not changed)."""
+    import hashlib
+
+    if not found.known_sha256:
+        return False
+    try:
+        with open(found.path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest() in found.known_sha256
+    except OSError:
+        return False
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Tables and views to parquet, CSV or JSON-lines files."""
     from flows import warehouse
 
-    settings = load_settings({"warehouse": args.warehouse})
-    with warehouse.connect(settings.warehouse, read_only=True) as con:
+    with _reader(args)() as con:
         written = warehouse.export(con, args.dir, args.format)
     print(f"wrote {len(written)} files to {args.dir}: " + ", ".join(p.name for p in written))
     return 0
 
 
-COMMANDS = {"run": cmd_run, "sql": cmd_sql, "search": cmd_search, "export": cmd_export}
+COMMANDS = {"run": cmd_run, "watch": cmd_watch, "serve": cmd_serve, "sql": cmd_sql, "search": cmd_search, "status": cmd_status, "export": cmd_export}
 
 
 def render(cols: list[str], rows: list[tuple], fmt: str) -> str:

@@ -63,12 +63,16 @@ class Settings:
 
     raw: Path = Path("raw")
     warehouse: Path = Path("warehouse/docdedup.duckdb")
-    # Files larger than this are rejected unread (bytes).
+    # Files modified less than this many seconds ago may still be being written: left for the next run.
+    settle_seconds: float = 1.0
+    # Files larger than this are rejected unread (bytes; for .gz files, the decompressed size).
     max_file_bytes: int = 20 * 1024 * 1024
     # Files per Prefect task: big enough to amortise task overhead, small enough to spread.
     chunk_files: int = 100
     # Files deduplicated and written together; bounds a run's memory whatever its size.
     batch_files: int = 2000
+    # How long a command waits for the warehouse while another process holds it (seconds; 0: fail at once).
+    lock_wait_seconds: float = 600.0
     # DuckDB's memory cap during a run (it spills to disk beyond it).
     duckdb_memory: str = "1GB"
     # Verified Jaccard similarity (word shingles) at or above which two passages are one.
@@ -138,6 +142,8 @@ def _validate(s: Settings, source: str) -> None:
         (0.0 < s.containment <= 1.0, "containment must be in (0, 1]"),
         (0.0 < s.part_ratio < 1.0, "part_ratio must be in (0, 1)"),
         (s.max_file_bytes > 0, "max_file_bytes must be positive"),
+        (s.lock_wait_seconds >= 0, "lock_wait_seconds must be 0 or more"),
+        (s.settle_seconds >= 0, "settle_seconds must be 0 or more"),
         (s.chunk_files > 0, "chunk_files must be positive"),
         (s.batch_files > 0, "batch_files must be positive"),
         (s.min_words >= 1, "min_words must be at least 1"),

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Formats we ingest, by extension (case-insensitive).
+# Formats we ingest, by extension (case-insensitive); each may also come gzip-compressed (`story.html.gz`).
 EXTENSIONS = {".txt": "text", ".md": "text", ".html": "html", ".htm": "html"}
+GZIP_SUFFIX = ".gz"
 # Names that editors, browsers and copy tools use while a file is still being written.
 TEMP_SUFFIXES = (".part", ".tmp", ".crdownload", ".download", ".swp", ".swx", "~")
 TEMP_PREFIXES = ("~$", ".#", "#")
@@ -53,6 +55,8 @@ class Discovery:
     files: list[FoundFile] = field(default_factory=list)
     unchanged: int = 0
     ignored: int = 0
+    # Files modified in the last `settle_seconds`, perhaps still being written: left for the next run.
+    pending: int = 0
     rejected: list[Rejection] = field(default_factory=list)
 
 
@@ -61,11 +65,20 @@ def is_candidate_name(name: str) -> bool:
     lower = name.lower()
     if name.startswith(".") or lower.startswith(TEMP_PREFIXES) or lower.endswith(TEMP_SUFFIXES):
         return False
-    return Path(lower).suffix in EXTENSIONS
+    return file_format(name) is not None
 
 
-def discover_files(raw_dir: Path, known: list[KnownFile]) -> Discovery:
-    """Walk `raw_dir` recursively and return the files whose size or mtime differ from every known version."""
+def file_format(name: str) -> str | None:
+    """'text' or 'html' by extension, looking through a `.gz` suffix; None for names we do not ingest."""
+    lower = name.lower().removesuffix(GZIP_SUFFIX)
+    return EXTENSIONS.get(Path(lower).suffix)
+
+
+def discover_files(raw_dir: Path, known: list[KnownFile], settle_seconds: float = 0.0) -> Discovery:
+    """Walk `raw_dir` recursively and return the files whose size or mtime differ from every known version.
+
+    A file modified less than `settle_seconds` ago may still be being written: it is counted as pending
+    and left for the next run."""
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         raise FileNotFoundError(f"drop folder {raw_dir} does not exist or is not a folder")
@@ -75,6 +88,7 @@ def discover_files(raw_dir: Path, known: list[KnownFile]) -> Discovery:
         by_path.setdefault(k.source_path, []).append(k)
 
     out = Discovery()
+    now, settle_ns = time.time_ns(), int(settle_seconds * 1e9)
 
     def walk_error(err: OSError) -> None:
         rel = _relative(Path(err.filename), raw_dir) if err.filename else "."
@@ -114,6 +128,8 @@ def discover_files(raw_dir: Path, known: list[KnownFile]) -> Discovery:
                 reject(rel, "not a regular file (a pipe, socket or device); not read", st)
             elif rel != _printable(rel):
                 reject(_printable(rel), "file name is not valid UTF-8; rename the file to ingest it", st)
+            elif abs(now - st.st_mtime_ns) < settle_ns:  # (a future mtime beyond it is clock skew, not writing)
+                out.pending += 1
             else:
                 out.files.append(
                     FoundFile(path, rel, st.st_size, st.st_mtime_ns, frozenset(v.sha256 for v in versions if v.sha256))

@@ -18,6 +18,7 @@ from flows.config import Settings, load_settings
 from flows.dedup import collect_batch, plan_dedup
 from flows.discover import Discovery, chunked, discover_files
 from flows.prepare import ChunkResult, merge_chunks, prepare_files
+from flows.progress import file_progress
 from flows.runners import chunk_runner
 
 
@@ -61,18 +62,20 @@ def ingest_flow(raw: str | None = None, warehouse_path: str | None = None, optio
     log = get_run_logger()
     started = datetime.now(timezone.utc).replace(tzinfo=None)
     # The connection is held for the whole run: DuckDB's file lock makes this the only writer.
-    with warehouse.connect(settings.warehouse, memory_limit=settings.duckdb_memory) as con:
+    with warehouse.connect(settings.warehouse, memory_limit=settings.duckdb_memory,
+                           wait_seconds=settings.lock_wait_seconds, on_wait=log.warning) as con:
         warehouse.check_settings(con, settings)
         run = warehouse.RunRecord(warehouse.next_run_id(con), started, str(settings.raw), settings.threshold,
                                   settings.minhash.fingerprint())
 
         # 1. discover: files that are new or changed since the last run
-        found = discover_files(settings.raw, warehouse.known_files(con))
-        log.info("discover: %d to read, %d unchanged, %d rejected", len(found.files), found.unchanged, len(found.rejected))
+        found = discover_files(settings.raw, warehouse.known_files(con), settings.settle_seconds)
+        log.info("discover: %d to read, %d unchanged, %d rejected, %d still being written (next run)",
+                 len(found.files), found.unchanged, len(found.rejected), found.pending)
 
         counts, seconds = Counter(files_unchanged=found.unchanged), Counter()
         # 2. read -> clean -> split -> fingerprint, one task per chunk of files on the configured task runner
-        with chunk_runner(settings) as runner:
+        with chunk_runner(settings) as runner, file_progress(len(found.files) + len(found.rejected)) as advance:
             for batch, last in prepared_batches(found, settings, runner):
                 # 3. dedup against the batch and everything stored, 4. write, and commit: whole files only.
                 #    The runs row goes in the last batch's transaction, so a run of one batch is all or nothing.
@@ -80,13 +83,14 @@ def ingest_flow(raw: str | None = None, warehouse_path: str | None = None, optio
                     counts += dedup_and_load(con, run, batch, settings)
                     summary = {"run_id": run.run_id, **warehouse.finish_run(con, run, counts)} if last else None
                 seconds += batch.seconds
+                advance(len(batch.documents) + len(batch.rejections) + len(batch.unchanged))
                 log.info("batch: %s", dict(counts))
 
     # 6. publish the run summary
     create_markdown_artifact(key="ingest-summary", markdown=summary_markdown(summary), description="docdedup run summary")
     log.info("load: %s", summary)
     log.info("seconds per stage (summed over workers): %s", {k: round(v, 2) for k, v in seconds.items()})
-    return {**summary, "seconds": dict(seconds)}
+    return {**summary, "files_pending": found.pending, "seconds": dict(seconds)}
 
 
 def summary_markdown(summary: dict) -> str:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import codecs
+import errno
+import gzip
 import hashlib
+import io
 import re
+import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from charset_normalizer import from_bytes
 
-from flows.discover import EXTENSIONS, FoundFile, Rejection
+from flows.discover import GZIP_SUFFIX, FoundFile, Rejection, file_format
 
 _BOMS = [
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -22,6 +27,9 @@ _BOMS = [
 # Control characters that never occur in text (tab, newlines and form feed excepted).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _HTML_START = re.compile(r"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html[\s>])", re.I | re.S)
+# Read errors worth another try (a busy network share, a file being swapped in place), and the waits between tries.
+_TRANSIENT = {errno.EAGAIN, errno.EINTR, errno.EIO, errno.EBUSY, errno.ETIMEDOUT, errno.ESTALE}
+RETRY_DELAYS = (0.1, 0.5, 2.0)
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,7 @@ def read_file(found: FoundFile, max_bytes: int) -> RawDocument | Unchanged | Rej
     if found.size > max_bytes:
         return reject(f"file too large: {found.size} bytes, over the max_file_bytes limit of {max_bytes}")
     try:
-        data = Path(found.path).read_bytes()
+        data = read_bytes(Path(found.path))
     except OSError as err:
         return reject(f"cannot read file: {err.strerror or err}")
     if len(data) > max_bytes:  # grew since it was listed
@@ -61,6 +69,11 @@ def read_file(found: FoundFile, max_bytes: int) -> RawDocument | Unchanged | Rej
     sha = hashlib.sha256(data).hexdigest()
     if sha in found.known_sha256:
         return Unchanged(found.source_path, sha, found.size, found.mtime_ns)
+    if found.source_path.lower().endswith(GZIP_SUFFIX):
+        try:
+            data = gunzip(data, max_bytes)
+        except ValueError as err:
+            return reject(str(err), sha)
     if not data.strip():
         return reject("empty file" if not data else "empty file (only whitespace)", sha)
     decoded = decode_bytes(data)
@@ -70,10 +83,34 @@ def read_file(found: FoundFile, max_bytes: int) -> RawDocument | Unchanged | Rej
     text = text.replace("\x00", "")  # a stray NUL is never text, and DuckDB strings cannot hold it
     if not text.strip():
         return reject("empty file (only whitespace)", sha)
-    fmt = EXTENSIONS[Path(found.source_path).suffix.lower()]
+    fmt = file_format(found.source_path) or "text"
     if fmt == "text" and _HTML_START.match(text[:2000]):
         fmt = "html"
-    return RawDocument(found.source_path, sha, len(data), found.mtime_ns, fmt, encoding, text)
+    return RawDocument(found.source_path, sha, found.size, found.mtime_ns, fmt, encoding, text)
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, retrying transient I/O errors with backoff; the last error is raised."""
+    for delay in RETRY_DELAYS:
+        try:
+            return path.read_bytes()
+        except OSError as err:
+            if err.errno not in _TRANSIENT:
+                raise
+            time.sleep(delay)
+    return path.read_bytes()
+
+
+def gunzip(data: bytes, max_bytes: int) -> bytes:
+    """Decompress a gzip file, refusing more than `max_bytes` of output (a gzip bomb stops there)."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
+            out = fh.read(max_bytes + 1)
+    except (OSError, EOFError, zlib.error) as err:
+        raise ValueError(f"corrupt or truncated gzip file: {err}") from None
+    if len(out) > max_bytes:
+        raise ValueError(f"file too large: over the max_file_bytes limit of {max_bytes} bytes once decompressed")
+    return out
 
 
 def decode_bytes(data: bytes) -> tuple[str, str] | None:

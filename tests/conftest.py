@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Tests write files and ingest them at once; test_discover covers the settle window itself.
+os.environ["DOCDEDUP_SETTLE_SECONDS"] = "0"
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -70,6 +72,21 @@ def ingest_docs(warehouse_path, docs, settings=None) -> dict:
         plan = plan_dedup(occurrences, variants, warehouse.fetch_stored(con, variants), settings)
         record = warehouse.RunRecord(run_id, datetime(2025, 1, 1), "raw", settings.threshold, settings.minhash.fingerprint())
         return warehouse.load_run(con, record, [d.row for d in docs], plan, [], [])
+
+
+def snapshot(db, across_runs: bool = False) -> dict[str, list]:
+    """Every content table, rows sorted, minus wall-clock columns (and run ids, to compare across runs)."""
+    run = ", run_id" if across_runs else ""
+    queries = {
+        "documents": f"SELECT * EXCLUDE (ingested_at{run}) FROM documents",
+        "paragraphs": "SELECT * FROM paragraphs",
+        "document_paragraphs": "SELECT * FROM document_paragraphs",
+        "rejected_files": f"SELECT * EXCLUDE (rejected_at{run}) FROM rejected_files",
+        "paragraph_fingerprints": "SELECT * FROM paragraph_fingerprints",
+        "lsh_bands": "SELECT * FROM lsh_bands",
+        "passage_links": f"SELECT * {'EXCLUDE (run_id)' if across_runs else ''} FROM passage_links",
+    }
+    return {t: sorted(table(db, q), key=repr) for t, q in queries.items()}
 
 
 def table(warehouse_path, sql: str) -> list[tuple]:

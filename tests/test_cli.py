@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, ingest_docs, make_doc
-from flows import cli
+from flows import cli, warehouse
 
 
 @pytest.fixture
@@ -68,26 +68,49 @@ def test_ci_runs_the_readme_test_command():
     assert commands[1] in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
 
 
-def test_run_refuses_a_locked_warehouse_before_starting_prefect(tmp_path, capsys):
+def _hold_lock(db: Path, seconds: float):
+    """A child process holding the warehouse's write lock for `seconds` (DuckDB's lock is per process)."""
     import subprocess
     import sys
 
+    child = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); "
+                              f"print('held', flush=True); time.sleep({seconds}); c.close(); print('released', flush=True)"],
+                             stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline() == "held\n"
+    return child
+
+
+def test_run_refuses_a_locked_warehouse_before_starting_prefect_when_told_not_to_wait(tmp_path, capsys, monkeypatch):
     raw = tmp_path / "raw"
     raw.mkdir()
     db = tmp_path / "w.duckdb"
-    # DuckDB's lock is per process: hold it from a child.
-    child = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('held', flush=True); time.sleep(30)"],
-                             stdout=subprocess.PIPE, text=True)
+    monkeypatch.setenv("DOCDEDUP_LOCK_WAIT_SECONDS", "0")
+    child = _hold_lock(db, 30)
     try:
-        assert child.stdout.readline() == "held\n"
         assert cli.main(["run", "--raw", str(raw), "--warehouse", str(db)]) == 1
         assert capsys.readouterr().err == (
-            f"Error: warehouse {db} is in use by another process (a run or a SQL session holds it); "
+            f"Error: warehouse {db} is in use by process {child.pid} (a run or a SQL session holds it); "
             "try again when it has finished\n"
         )
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_command_waits_for_a_held_warehouse_and_says_so(tmp_path, capsys):
+    db = tmp_path / "w.duckdb"
+    with warehouse.connect(db):
+        pass
+    child = _hold_lock(db, 2)
+    try:
+        assert cli.main(["sql", "SELECT count(*) AS n FROM runs", "--warehouse", str(db), "--format", "csv"]) == 0
+        assert child.stdout.readline() == "released\n"  # it ran only after the holder let go
+    finally:
+        child.kill()
+        child.wait()
+    out = capsys.readouterr()
+    assert out.out == "n\n0\n"
+    assert f"warehouse {db} is in use by process {child.pid}; waiting up to " in out.err
 
 
 def test_the_duckdb_shell_opens_the_warehouse_read_only(db):
@@ -102,3 +125,27 @@ def test_the_duckdb_shell_opens_the_warehouse_read_only(db):
     out = subprocess.run([str(shell), "-readonly", "-csv", str(db), "-c", "SELECT count(*) AS n FROM document_paragraphs"],
                          capture_output=True, text=True, timeout=60)
     assert (out.returncode, out.stdout) == (0, "n\n2\n")
+
+
+def test_status_shows_last_runs_waiting_files_and_rejections(db: Path, tmp_path: Path, capsys):
+    from datetime import datetime
+
+    from flows.config import Settings
+    from flows.dedup import plan_dedup
+    from flows.discover import Rejection
+
+    with warehouse.connect(db) as con:  # run 2 rejects a file
+        record = warehouse.RunRecord(2, datetime(2025, 1, 2), "raw", 0.4, Settings().minhash.fingerprint())
+        warehouse.load_run(con, record, [], plan_dedup([], [], warehouse.fetch_stored(con, []), Settings()),
+                           [Rejection("empty.txt", "empty file", "e3b0", 0, 1)], [])
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "new story.txt").write_text("A story that arrived after the last run.")
+    assert cli.main(["status", "--raw", str(raw), "--warehouse", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"warehouse {db}: 1 documents, 2 passages\n\nlast runs\n")
+    runs = out.split("last runs\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert [line.split()[0] for line in runs[2:4]] == ["2", "1"] and runs[4] == "(2 rows)"
+    assert f"drop folder {raw}: 1 files waiting for the next run\n  new story.txt\n" in out
+    assert out.endswith("rejected files\nsource_path  reason      run_id\n-----------  ----------  ------\n"
+                        "empty.txt    empty file  2\n(1 row)\n")

@@ -69,3 +69,14 @@ def test_hostile_entries_are_rejected_with_reasons_not_crashes(tmp_path: Path):
     assert reasons["pipe.txt"] == "not a regular file (a pipe, socket or device); not read"
     assert reasons["caf\\xe9.txt"] == "file name is not valid UTF-8; rename the file to ingest it"
     assert all(r.size is not None for r in found.rejected)
+
+
+def test_compressed_names_are_candidates_and_fresh_files_wait_to_settle(tmp_path: Path):
+    assert is_candidate_name("story.html.gz") and is_candidate_name("story.TXT.GZ")
+    assert not is_candidate_name("archive.tar.gz") and not is_candidate_name("story.gz")
+    (tmp_path / "old.txt").write_text("written long ago")
+    os.utime(tmp_path / "old.txt", (1_600_000_000, 1_600_000_000))
+    (tmp_path / "new.txt").write_text("just written, perhaps not finished")
+    found = discover_files(tmp_path, [], settle_seconds=60)
+    assert [f.source_path for f in found.files] == ["old.txt"] and found.pending == 1
+    assert [f.source_path for f in discover_files(tmp_path, []).files] == ["new.txt", "old.txt"]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, table
+from conftest import EXAMPLES, snapshot, table
 from flows import cli, warehouse
 from flows.pipeline import ingest_flow
 
@@ -17,20 +17,6 @@ def _counts(db: Path) -> dict[str, int]:
     return {t: table(db, f"SELECT count(*) FROM {t}")[0][0] for t in CONTENT_TABLES}
 
 
-def _snapshot(db: Path) -> dict[str, list]:
-    """Every content table, minus wall-clock columns."""
-    q = {
-        "documents": "SELECT * EXCLUDE (ingested_at) FROM documents",
-        "paragraphs": "SELECT * FROM paragraphs",
-        "document_paragraphs": "SELECT * FROM document_paragraphs",
-        "rejected_files": "SELECT * EXCLUDE (rejected_at) FROM rejected_files",
-        "paragraph_fingerprints": "SELECT * FROM paragraph_fingerprints",
-        "lsh_bands": "SELECT * FROM lsh_bands",
-        "passage_links": "SELECT * FROM passage_links",
-    }
-    return {t: sorted(table(db, sql), key=repr) for t, sql in q.items()}
-
-
 def test_seeds_end_to_end_idempotent_with_bad_files_recorded(seeds_copy: Path, tmp_path: Path):
     db = tmp_path / "w.duckdb"
     summary = ingest_flow(str(seeds_copy), str(db))
@@ -40,10 +26,10 @@ def test_seeds_end_to_end_idempotent_with_bad_files_recorded(seeds_copy: Path, t
     assert table(db, "SELECT n_occurrences, n_documents FROM paragraphs WHERE text LIKE 'Analysts believe%'") == [(2, 1)]
     assert table(db, "SELECT count(*) FROM paragraphs")[0][0] == table(db, "SELECT count(*) FROM document_paragraphs")[0][0] - 1
 
-    before = _snapshot(db)
+    before = snapshot(db)
     again = ingest_flow(str(seeds_copy), str(db))
     assert (again["files_new"], again["files_unchanged"], again["paragraphs_total"]) == (0, 5, 0)
-    assert _snapshot(db) == before
+    assert snapshot(db) == before
 
     (seeds_copy / "empty.txt").write_bytes(b"")
     (seeds_copy / "image.html").write_bytes(bytes(range(256)) * 40)
@@ -74,7 +60,7 @@ def test_chunks_and_batches_do_not_change_the_warehouse(seeds_copy: Path, tmp_pa
     shutil.copytree(EXAMPLES, seeds_copy / "examples")
     ingest_flow(str(seeds_copy), str(tmp_path / "a.duckdb"), {"chunk_files": 1, "batch_files": 2})
     ingest_flow(str(seeds_copy), str(tmp_path / "b.duckdb"), {"chunk_files": 100})
-    assert _snapshot(tmp_path / "a.duckdb") == _snapshot(tmp_path / "b.duckdb")
+    assert snapshot(tmp_path / "a.duckdb") == snapshot(tmp_path / "b.duckdb")
     assert table(tmp_path / "a.duckdb", "SELECT count(*) FROM runs") == [(1,)]
 
 
@@ -93,7 +79,7 @@ def test_every_task_runner_gives_the_same_warehouse(seeds_copy: Path, tmp_path: 
             summary = ingest_flow(str(seeds_copy), str(db), {**options, "workers": 2, "chunk_files": 2})
             assert (summary["files_new"], summary["files_rejected"]) == (10, 0)
             assert {"read", "clean", "fingerprint", "dedup", "load"} <= set(summary["seconds"])
-            snapshots[name] = _snapshot(db)
+            snapshots[name] = snapshot(db)
     for name in ("processes", "dask", "dask-address"):
         assert snapshots[name] == snapshots["threads"], name
 
@@ -113,7 +99,7 @@ def test_cli_run_prints_summary_and_failed_pass_exits_1_leaving_warehouse_unchan
     assert cli.main(["run", "--raw", str(seeds_copy), "--warehouse", str(db)]) == 0
     out = capsys.readouterr().out
     assert f"run 1 -> {db}\nfiles: 5 new, 0 skipped (unchanged), 0 rejected\n" in out
-    before = _snapshot(db)
+    before = snapshot(db)
     (seeds_copy / "new.txt").write_text("A brand new article arrives in the folder, with enough words to count as a paragraph of prose.\n")
 
     def broken(*args, **kwargs):
@@ -122,7 +108,7 @@ def test_cli_run_prints_summary_and_failed_pass_exits_1_leaving_warehouse_unchan
     monkeypatch.setattr(warehouse, "write_batch", broken)
     assert cli.main(["run", "--raw", str(seeds_copy), "--warehouse", str(db)]) == 1
     assert "Error: run failed, its unfinished batch rolled back: OSError: No space left on device" in capsys.readouterr().err
-    assert _snapshot(db) == before
+    assert snapshot(db) == before
 
 
 def test_cli_run_on_a_missing_folder_is_a_one_line_error(tmp_path, capsys):

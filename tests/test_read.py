@@ -50,3 +50,50 @@ def test_html_saved_as_txt_is_read_as_html(tmp_path: Path):
 
 def test_decode_rejects_nul_bytes():
     assert decode_bytes(b"abc\x00def") is None
+
+
+def test_gzip_inputs_are_decompressed_under_a_cap(tmp_path: Path):
+    import gzip
+
+    page = b"<html><body><p>A compressed page.</p></body></html>"
+    doc = read_file(_found(tmp_path, "page.HTML.gz", gzip.compress(page)), 1000)
+    assert isinstance(doc, RawDocument)
+    assert (doc.format, doc.content) == ("html", page.decode())
+    assert doc.size == (tmp_path / "page.HTML.gz").stat().st_size  # the file's own size, for change detection
+    whole = gzip.compress(b"The story goes on. " * 100)
+    cases = {
+        "truncated.txt.gz": (whole[: len(whole) // 2], "corrupt or truncated gzip file: Compressed file ended before the end-of-stream marker was reached"),
+        "notgzip.txt.gz": (b"plain text, not compressed", "corrupt or truncated gzip file: Not a gzipped file (b'pl')"),
+        "bomb.txt.gz": (gzip.compress(b"a" * 5000), "file too large: over the max_file_bytes limit of 1000 bytes once decompressed"),
+    }
+    for name, (data, reason) in cases.items():
+        out = read_file(_found(tmp_path, name, data), 1000)
+        assert isinstance(out, Rejection) and out.reason == reason, name
+        assert out.sha256 is not None  # the same bad bytes are not read again
+
+
+def test_transient_read_errors_are_retried_and_lasting_ones_rejected(tmp_path: Path, monkeypatch):
+    import errno
+    import os
+
+    from flows import read
+
+    monkeypatch.setattr(read, "RETRY_DELAYS", (0.0, 0.0, 0.0))
+    found = _found(tmp_path, "a.txt", b"Text that arrives after two failed tries.")
+    real = Path.read_bytes
+    failures = {"n": 2, "errno": errno.EIO}
+
+    def flaky(self):
+        if failures["n"]:
+            failures["n"] -= 1
+            raise OSError(failures["errno"], os.strerror(failures["errno"]))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", flaky)
+    assert isinstance(read_file(found, 1000), RawDocument)
+    failures["n"] = 4  # more than the retries
+    out = read_file(found, 1000)
+    assert isinstance(out, Rejection) and out.reason == "cannot read file: Input/output error"
+    failures.update(n=1, errno=errno.EACCES)  # not transient: no retry
+    out = read_file(found, 1000)
+    assert isinstance(out, Rejection) and out.reason == "cannot read file: Permission denied" and failures["n"] == 0

@@ -135,8 +135,7 @@ def test_export_writes_every_table_and_view(db: Path, tmp_path: Path, capsys):
 def test_sql_session_runs_statements_and_survives_errors(db: Path):
     stdin = io.StringIO("SELECT count(*) AS n FROM documents;\nSELECT nope;\nSELECT 1 AS a,\n  2 AS b;\n.quit\nSELECT 3;\n")
     stdout = io.StringIO()
-    with warehouse.connect(db, read_only=True) as con:
-        assert cli.sql_session(con, "csv", stdin, stdout) == 0
+    assert cli.sql_session(lambda: warehouse.connect(db, read_only=True), "csv", stdin, stdout) == 0
     out = stdout.getvalue().splitlines()
     assert out[:2] == ["n", "6"]
     assert out[2].startswith("Error: Binder Error")

@@ -22,10 +22,10 @@ from flows.warehouse.load import (
     transaction,
     write_batch,
 )
-from flows.warehouse.outputs import EXPORTED, export, search
+from flows.warehouse.outputs import EXPORTED, export, search, status
 
 __all__ = [
     "EXPORTED", "RUN_COUNTS", "DocumentRow", "RunRecord", "WarehouseError", "check_settings", "connect", "export",
     "fetch_stored", "finish_run", "fts_extension", "known_files", "load_run", "migrate", "migrations", "next_run_id",
-    "query", "transaction", "schema_dir", "search", "write_batch",
+    "query", "transaction", "schema_dir", "search", "status", "write_batch",
 ]

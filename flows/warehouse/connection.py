@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import duckdb
 
@@ -56,9 +57,12 @@ def _load_fts(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
-def connect(path: Path, read_only: bool = False, memory_limit: str = "1GB") -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(path: Path, read_only: bool = False, memory_limit: str = "1GB", wait_seconds: float = 0.0,
+            on_wait: Callable[[str], None] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse (creating and migrating it unless read-only) with full-text search loaded.
 
+    While another process holds the warehouse (DuckDB allows one writer, or readers only), retry with
+    backoff for up to `wait_seconds`, telling `on_wait` why; then fail with a clear message.
     DuckDB's memory is capped (it spills to `<warehouse>.tmp/` beyond it); its default, 80% of the
     machine, would let a large run's transaction take the machine.
     """
@@ -67,15 +71,7 @@ def connect(path: Path, read_only: bool = False, memory_limit: str = "1GB") -> I
         raise WarehouseError(f"warehouse {path} does not exist yet; run `docdedup run` first")
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        con = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": memory_limit})
-    except duckdb.IOException as err:
-        if "lock" in str(err).lower():
-            raise WarehouseError(
-                f"warehouse {path} is in use by another process (a run or a SQL session holds it); "
-                "try again when it has finished"
-            ) from None
-        raise WarehouseError(f"cannot open warehouse {path}: {err}") from None
+    con = _open(path, read_only, memory_limit, wait_seconds, on_wait)
     try:
         _load_fts(con)
         if read_only:
@@ -86,6 +82,33 @@ def connect(path: Path, read_only: bool = False, memory_limit: str = "1GB") -> I
         yield con
     finally:
         con.close()
+
+
+def _open(path: Path, read_only: bool, memory_limit: str, wait_seconds: float,
+          on_wait: Callable[[str], None] | None) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, retried while the file is locked by another process."""
+    deadline = time.monotonic() + wait_seconds
+    delay, told = 0.2, 0.0
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config={"memory_limit": memory_limit})
+        except duckdb.IOException as err:
+            if "lock" not in str(err).lower():
+                raise WarehouseError(f"cannot open warehouse {path}: {err}") from None
+            holder = re.search(r"\(PID (\d+)\)", str(err))
+            who = f"process {holder.group(1)}" if holder else "another process"
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WarehouseError(
+                    f"warehouse {path} is in use by {who} (a run or a SQL session holds it)"
+                    + (f" and stayed locked for {wait_seconds:g} s" if wait_seconds else "")
+                    + "; try again when it has finished"
+                ) from None
+            if on_wait is not None and time.monotonic() >= told:
+                on_wait(f"warehouse {path} is in use by {who}; waiting up to {left:.0f} s more for it")
+                told = time.monotonic() + 30.0
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 5.0)
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:

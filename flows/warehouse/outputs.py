@@ -17,6 +17,28 @@ EXPORT_FORMATS = {"parquet": ("parquet", "(FORMAT parquet)"), "csv": ("csv", "(F
                   "jsonl": ("jsonl", "(FORMAT json)")}
 
 
+def status(con: duckdb.DuckDBPyConnection, limit: int = 5) -> dict[str, tuple[list[str], list[tuple]]]:
+    """What `docdedup status` shows: the last runs (an interrupted one too), and the files currently rejected
+    (the latest reason per path, unless a later version of the file was ingested)."""
+    runs = query(con, """
+        SELECT run_id, started_at::TIMESTAMP(0) AS started, round(epoch(finished_at - started_at), 1) AS seconds,
+               files_new AS new, files_unchanged AS unchanged, files_rejected AS rejected,
+               paragraphs_total AS paragraphs, paragraphs_new AS new_passages, 'finished' AS state
+        FROM runs
+        UNION ALL
+        SELECT d.run_id, min(d.ingested_at)::TIMESTAMP(0), NULL, count(*), NULL, NULL, sum(d.n_paragraphs), NULL,
+               'interrupted: whole files kept, the next run does the rest'
+        FROM documents d WHERE d.run_id NOT IN (SELECT run_id FROM runs) GROUP BY d.run_id
+        ORDER BY run_id DESC LIMIT $limit""", {"limit": limit})
+    rejected = query(con, """
+        SELECT r.source_path, r.reason, r.run_id
+        FROM rejected_files r
+        WHERE NOT EXISTS (SELECT 1 FROM documents d WHERE d.source_path = r.source_path AND d.ingested_at > r.rejected_at)
+        QUALIFY row_number() OVER (PARTITION BY r.source_path ORDER BY r.rejected_at DESC, r.run_id DESC) = 1
+        ORDER BY r.run_id DESC, r.source_path""")
+    totals = query(con, "SELECT (SELECT count(*) FROM documents) AS documents, (SELECT count(*) FROM paragraphs) AS passages")
+    return {"totals": totals, "runs": runs, "rejected": rejected}
+
 
 def search(con: duckdb.DuckDBPyConnection, words: str, limit: int = 10) -> tuple[list[str], list[tuple]]:
     """The passages that best match `words` (BM25 over the search index), with the documents that carry them."""

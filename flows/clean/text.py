@@ -74,28 +74,22 @@ class TextMetadata:
 class _Unit:
     text: str
     words: int
-    kind: str  # prose | short | chrome | end | drop
+    kind: str  # prose | short | aside | chrome | end
 
 
 def clean_text(content: str) -> tuple[str, TextMetadata]:
     """Return the article body (paragraphs separated by blank lines) and the metadata found in the head."""
     units = [_classify(u) for u in _units(content)]
-    prose = [i for i, u in enumerate(units) if u.kind == "prose"]
-    if not prose:
+    if not any(u.kind == "prose" for u in units):
         # Nothing reads like an article: keep every plausible line rather than lose the page.
         keep = [u for u in units if u.kind in ("short",) and u.words >= 4]
         title = keep[0].text if keep else None
         return "\n\n".join(u.text for u in keep[1:]), TextMetadata(title, _first_date(units), None)
 
-    # The article starts at its first sentence-shaped paragraph; a short question or
-    # exclamation before it is a headline, not the body.
-    first = next((i for i in prose if _is_paragraph(units[i])), prose[0])
-    end = len(units)
-    for i in range(first + 1, len(units)):
-        if units[i].kind == "end":
-            end = i
-            break
-    last = max(i for i in prose if i < end)
+    first, last = _main_span(units)
+    # A short question or exclamation opening the span is a headline, not the body.
+    while first < last and not _is_paragraph(units[first]):
+        first += 1
     head = units[:first]
     title = _pick_title(head)
     body: list[_Unit] = []
@@ -107,6 +101,25 @@ def clean_text(content: str) -> tuple[str, TextMetadata]:
     published = _first_date(head + units[first : first + 2])
     author = next((a for a in (find_author(u.text) for u in head + units[first : first + 1]) if a), None)
     return "\n\n".join(u.text for u in body), TextMetadata(title, published, author)
+
+
+# What each kind of line is worth when looking for the article's span: prose counts by its words,
+# anything else costs a fixed amount. Captions and teasers sit inside articles and cost little;
+# page chrome costs more, and lines that close an article cost enough to split it off.
+_COST = {"aside": 5.0, "short": 10.0, "chrome": 20.0, "end": 40.0}
+
+
+def _main_span(units: list[_Unit]) -> tuple[int, int]:
+    """First and last index of the article: the contiguous span with the highest total line score."""
+    best, best_span = float("-inf"), (0, 0)
+    total, start = 0.0, 0
+    for i, u in enumerate(units):
+        if total <= 0:
+            total, start = 0.0, i
+        total += u.words if u.kind == "prose" else -_COST[u.kind]
+        if total > best:
+            best, best_span = total, (start, i)
+    return best_span
 
 
 def _units(content: str) -> list[str]:
@@ -150,11 +163,11 @@ def _classify(text: str) -> _Unit:
         or _READING_TIME.match(text)
         or (n and all(w.startswith("icon") or w in _SOCIAL for w in lower))
         or _PROMPT.search(text)
-        or _TEASER.match(text)
-        or _CAPTION.search(text)
         or _is_slug(words, lower)
     ):
         kind = "chrome"
+    elif short and (_TEASER.match(text) or _CAPTION.search(text)):
+        kind = "aside"
     elif _is_prose(text, n, lower):
         kind = "prose"
     else:
@@ -201,8 +214,8 @@ def _is_subheading(units: list[_Unit], i: int, first: int, last: int) -> bool:
     u = units[i]
     if not 3 <= u.words <= 20 or find_date(u.text) or _SENTENCE_END.search(u.text):
         return False
-    before = next((units[j] for j in range(i - 1, first - 1, -1) if units[j].kind != "drop"), None)
-    after = next((units[j] for j in range(i + 1, last + 1) if units[j].kind != "drop"), None)
+    before = next((units[j] for j in range(i - 1, first - 1, -1) if units[j].kind != "aside"), None)
+    after = next((units[j] for j in range(i + 1, last + 1) if units[j].kind != "aside"), None)
     return bool(before and after and before.kind == "prose" and after.kind == "prose")
 
 

@@ -47,8 +47,10 @@ _END_MARKER = re.compile(
     r"sign up for|subscribe to our|get our newsletter)\b",
     re.I,
 )
+# The page's legal footer: nothing after it belongs to the article.
+_COPYRIGHT = re.compile(r"^(?:©|\(c\)\s*\d{4}|copyright\b)|\ball rights reserved\b", re.I)
 _PROMPT = re.compile(
-    r"your email address will not be published|required fields are marked|all rights reserved|^©|^copyright\b|"
+    r"your email address will not be published|required fields are marked|"
     r"\bcookies?\b.*\b(?:consent|accept|policy|settings)\b|click here to|sign up for (?:our|the) newsletter",
     re.I,
 )
@@ -109,17 +111,33 @@ def clean_text(content: str) -> tuple[str, TextMetadata]:
 _COST = {"aside": 5.0, "short": 10.0, "chrome": 20.0, "end": 40.0}
 
 
+_TITLE_CREDIT = 50.0
+
+
 def _main_span(units: list[_Unit]) -> tuple[int, int]:
-    """First and last index of the article: the contiguous span with the highest total line score."""
+    """First and last index of the article: the contiguous span with the highest total line score,
+    where a span that starts just after the headline gets a head start."""
+    lead = _after_headline(units)
     best, best_span = float("-inf"), (0, 0)
     total, start = 0.0, 0
     for i, u in enumerate(units):
-        if total <= 0:
-            total, start = 0.0, i
+        credit = _TITLE_CREDIT if i in lead else 0.0
+        if total <= credit:
+            total, start = credit, i
         total += u.words if u.kind == "prose" else -_COST[u.kind]
         if total > best:
             best, best_span = total, (start, i)
     return best_span
+
+
+def _after_headline(units: list[_Unit], reach: int = 8) -> range:
+    """The lines just after the headline: a later line that the page's first line (its document title,
+    often "Headline | Site") repeats."""
+    page_title = units[0].text.lower() if units else ""
+    for i in range(1, len(units)):
+        if 3 <= units[i].words <= 30 and units[i].text.lower() in page_title:
+            return range(i + 1, i + 1 + reach)
+    return range(0)
 
 
 def _units(content: str) -> list[str]:
@@ -156,7 +174,7 @@ def _classify(text: str) -> _Unit:
     lower = [w.lower() for w in words]
     # Chrome, prompts and captions are short: very long lines skip those patterns (and their cost).
     short = len(text) <= 1000
-    if short and _END_MARKER.match(text) and n <= 10:
+    if short and ((_END_MARKER.match(text) and n <= 10) or (_COPYRIGHT.search(text) and n <= 40)):
         kind = "end"
     elif short and (
         _CHROME.match(text)

@@ -54,12 +54,14 @@ _PROMPT = re.compile(
     r"\bcookies?\b.*\b(?:consent|accept|policy|settings)\b|click here to|sign up for (?:our|the) newsletter",
     re.I,
 )
-# Photo captions and credits: "(Agency/Name)", "PHOTO: ...", "AGENCY/Name Name".
+# Photo captions and credits: "(Agency/Name)", "PHOTO: ...", "AGENCY/Name Name", "... Credit: Name",
+# "Image caption ...", a gallery's "... more"/"less" toggle, "(pictured)".
 _CAPTION = re.compile(
-    r"\((?:[A-Z][\w.&' -]*/)+\s*[A-Z][\w.&' -]*\)\s*$|^(?:file )?(?:photo|image|picture|graphic|video)\s*:|"
+    r"\(\s*(?:[A-Z][\w.&' -]*/)+\s*[A-Z][\w.&', -]*\)\s*$|^(?:file )?(?:photo|image|picture|graphic|video)\s*:|"
     r"\b[A-Z]{2,}(?: [A-Z]{2,})*/[A-Z][a-z]+|\b(?:photo|image|picture) (?:credit|by|courtesy)\b|"
-    r"\b(?:getty images|shutterstock|file photo)\b",
-    re.I if False else 0,
+    r"\b(?:getty images|shutterstock|file photo)\b|"
+    r"(?i:\bcredits?:\s*[^.]{1,60}$|^image caption\b|\((?:pictured|left|right|centre|center|above|below)\)|"
+    r"(?:\.\.\.|…)\s*more$|[.)]\s*less$)|[(/]\s*(?:AP|AFP|Reuters|REUTERS|EPA|dpa|Getty Images)\s*\)?\s*$",
 )
 
 

@@ -39,19 +39,26 @@ _TEASER = re.compile(
     r"trending|watch|listen|don't miss|further reading)\b\s*[:|–—-]?",
     re.I,
 )
-# Lines after which the article is over: comment forms, related-content blocks, author boxes.
+# Lines that open the comments: no article prose follows them.
+_COMMENTS = re.compile(
+    r"^(?:leave a (?:reply|comment)|post a comment|\d+\s+(?:comments?|responses?|replies|thoughts?)\b|"
+    r"comments? \(\d+\)|join the (?:conversation|discussion))",
+    re.I,
+)
+# Lines that usually close the article: related-content blocks, author boxes, share and newsletter prompts.
 _END_MARKER = re.compile(
-    r"^(?:leave a (?:reply|comment)|post a comment|\d+\s+comments?|comments? \(\d+\)|join the (?:conversation|discussion)|"
-    r"related (?:articles|posts|stories|news|content)|more (?:from|stories)|latest from|you (?:may|might) also like|"
+    r"^(?:related (?:articles|posts|stories|news|content)|more (?:from|stories)|latest from|you (?:may|might) also like|"
     r"recommended for you|about the author|tags?:|filed under|share this|"
     r"sign up for|subscribe to our|get our newsletter)\b",
     re.I,
 )
-# The page's legal footer: nothing after it belongs to the article.
+# The page's legal footer.
 _COPYRIGHT = re.compile(r"^(?:©|\(c\)\s*\d{4}|copyright\b)|\ball rights reserved\b", re.I)
 _PROMPT = re.compile(
     r"your email address will not be published|required fields are marked|"
-    r"\bcookies?\b.*\b(?:consent|accept|policy|settings)\b|click here to|sign up for (?:our|the) newsletter",
+    r"\bcookies?\b.*\b(?:consent|accept|policy|settings)\b|click here to|sign up for (?:our|the) newsletter|"
+    r"\bsubscribe\b.{0,60}\bnewsletters?\b|\byour inbox\b|\bopt-in\b|"
+    r"\bfollow (?:us|him|her|them|[A-Z]\w+) on (?:twitter|facebook|instagram)\b",
     re.I,
 )
 # Photo captions and credits: "(Agency/Name)", "PHOTO: ...", "AGENCY/Name Name", "... Credit: Name",
@@ -78,7 +85,7 @@ class TextMetadata:
 class _Unit:
     text: str
     words: int
-    kind: str  # prose | short | aside | chrome | end
+    kind: str  # prose | short | aside | chrome | end | wall
 
 
 def clean_text(content: str) -> tuple[str, TextMetadata]:
@@ -110,10 +117,11 @@ def clean_text(content: str) -> tuple[str, TextMetadata]:
 # What each kind of line is worth when looking for the article's span: prose counts by its words,
 # anything else costs a fixed amount. Captions and teasers sit inside articles and cost little;
 # page chrome costs more, and lines that close an article cost enough to split it off.
-_COST = {"aside": 5.0, "short": 10.0, "chrome": 20.0, "end": 40.0}
-
-
+_COST = {"aside": 5.0, "short": 10.0, "chrome": 20.0, "end": 40.0, "wall": 40.0}
+# A span starting just after the headline is worth this many words more.
 _TITLE_CREDIT = 50.0
+# Words of prose after the headline that make a comments opener the end of the page.
+_ARTICLE_BEFORE_WALL = 50
 
 
 def _main_span(units: list[_Unit]) -> tuple[int, int]:
@@ -122,7 +130,7 @@ def _main_span(units: list[_Unit]) -> tuple[int, int]:
     lead = _after_headline(units)
     best, best_span = float("-inf"), (0, 0)
     total, start = 0.0, 0
-    for i, u in enumerate(units):
+    for i, u in enumerate(units[: _page_end(units, lead.start)]):
         credit = _TITLE_CREDIT if i in lead else 0.0
         if total <= credit:
             total, start = credit, i
@@ -130,6 +138,17 @@ def _main_span(units: list[_Unit]) -> tuple[int, int]:
         if total > best:
             best, best_span = total, (start, i)
     return best_span
+
+
+def _page_end(units: list[_Unit], start: int) -> int:
+    """Index of the first wall (a comments opener) after `start` (the headline, if known) that has some
+    prose before it: what follows is comments, however long their prose."""
+    words = 0
+    for i, u in enumerate(units[start:], start):
+        if u.kind == "wall" and words >= _ARTICLE_BEFORE_WALL:
+            return i
+        words += u.words if u.kind == "prose" else 0
+    return len(units)
 
 
 def _after_headline(units: list[_Unit], reach: int = 8) -> range:
@@ -176,7 +195,9 @@ def _classify(text: str) -> _Unit:
     lower = [w.lower() for w in words]
     # Chrome, prompts and captions are short: very long lines skip those patterns (and their cost).
     short = len(text) <= 1000
-    if short and ((_END_MARKER.match(text) and n <= 10) or (_COPYRIGHT.search(text) and n <= 40)):
+    if short and _COMMENTS.match(text) and n <= 20:
+        kind = "wall"
+    elif short and ((_END_MARKER.match(text) and n <= 10) or (_COPYRIGHT.search(text) and n <= 40)):
         kind = "end"
     elif short and (
         _CHROME.match(text)

@@ -90,7 +90,9 @@ class _Unit:
 
 def clean_text(content: str) -> tuple[str, TextMetadata]:
     """Return the article body (paragraphs separated by blank lines) and the metadata found in the head."""
-    units = [_classify(u) for u in _units(content)]
+    lines = _units(content)
+    known = _has_known_stopwords(lines)
+    units = [_classify(u, known) for u in lines]
     if not any(u.kind == "prose" for u in units):
         # Nothing reads like an article: keep every plausible line rather than lose the page.
         keep = [u for u in units if u.kind in ("short",) and u.words >= 4]
@@ -188,7 +190,13 @@ def _hard_wrapped(blocks: list[list[str]]) -> bool:
     return full >= 0.7 * len(inner)
 
 
-def _classify(text: str) -> _Unit:
+def _has_known_stopwords(lines: list[str]) -> bool:
+    """True when the page's long lines are in a language our stop-word lists cover."""
+    words = [w.lower() for line in lines if len(line) >= 60 for w in _WORD.findall(line)]
+    return sum(w in ALL_STOPWORDS for w in words) >= 0.05 * len(words) > 0
+
+
+def _classify(text: str, known: bool = True) -> _Unit:
     words = _WORD.findall(text)
     # Scripts written without spaces (Chinese, Japanese, Thai): count about one word per two characters.
     n = sum(max(1, len(w) // 2) if _UNSPACED.search(w) else 1 for w in words)
@@ -209,18 +217,19 @@ def _classify(text: str) -> _Unit:
         kind = "chrome"
     elif short and (_TEASER.match(text) or _CAPTION.search(text)):
         kind = "aside"
-    elif _is_prose(text, n, lower):
+    elif _is_prose(text, n, lower, known):
         kind = "prose"
     else:
         kind = "short"
     return _Unit(text, n, kind)
 
 
-def _is_prose(text: str, n: int, lower: list[str]) -> bool:
-    """A sentence or more of running text: long enough, ends like a sentence or is long, has function words."""
+def _is_prose(text: str, n: int, lower: list[str], known: bool) -> bool:
+    """A sentence or more of running text: long enough, ends like a sentence or is long, has function words
+    (when the page's language has a stop-word list)."""
     if n < 8:
         return False
-    if len(_UNSPACED.findall(text)) >= 0.3 * len(text):  # no stop-word lists for these scripts
+    if not known or len(_UNSPACED.findall(text)) >= 0.3 * len(text):
         return n >= 20 or bool(_SENTENCE_END.search(text))
     stop_share = sum(w in ALL_STOPWORDS for w in lower) / n
     if n < 15 and not _SENTENCE_END.search(text):

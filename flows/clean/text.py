@@ -103,17 +103,31 @@ def clean_text(content: str) -> tuple[str, TextMetadata]:
     # A short question or exclamation opening the span is a headline, not the body.
     while first < last and not _is_paragraph(units[first]):
         first += 1
+    last = _list_end(units, last)
     head = units[:first]
     title = _pick_title(head)
     body: list[_Unit] = []
+    introduced = False  # inside a list that a line ending with a colon introduced
     for i in range(first, last + 1):
         u = units[i]
-        if u.kind == "prose" or (u.kind == "short" and _is_subheading(units, i, first, last)):
+        if u.kind == "prose" or (u.kind == "short" and (introduced or _is_subheading(units, i, first, last))):
             body.append(u)
+        if u.kind != "short":
+            introduced = u.kind == "prose" and u.text.endswith(":")
     body = _drop_closing_box(body)
     published = _first_date(head + units[first : first + 2])
     author = next((a for a in (find_author(u.text) for u in head + units[first : first + 1]) if a), None)
     return "\n\n".join(u.text for u in body), TextMetadata(title, published, author)
+
+
+def _list_end(units: list[_Unit], last: int) -> int:
+    """Where the article ends when its last paragraph introduces a list with a colon: after the run of
+    short lines that follows (the list's items)."""
+    if not units[last].text.endswith(":"):
+        return last
+    while last + 1 < len(units) and units[last + 1].kind == "short":
+        last += 1
+    return last
 
 
 # What each kind of line is worth when looking for the article's span: prose counts by its words,

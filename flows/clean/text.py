@@ -110,7 +110,7 @@ def clean_text(content: str) -> tuple[str, TextMetadata]:
     introduced = False  # inside a list that a line ending with a colon introduced
     for i in range(first, last + 1):
         u = units[i]
-        if u.kind == "prose" or (u.kind == "short" and (introduced or _is_subheading(units, i, first, last))):
+        if u.kind == "prose" or (u.kind == "short" and (introduced or _is_short_body_line(units, i, first, last))):
             body.append(u)
         if u.kind != "short":
             introduced = u.kind == "prose" and u.text.endswith(":")
@@ -273,10 +273,10 @@ def _is_slug(words: list[str], lower: list[str]) -> bool:
     return machine >= 0.5 * len(words)
 
 
-def _is_subheading(units: list[_Unit], i: int, first: int, last: int) -> bool:
-    """A short line inside the body, between prose on both sides, shaped like a heading."""
+def _is_short_body_line(units: list[_Unit], i: int, first: int, last: int) -> bool:
+    """A short line inside the body, between prose on both sides: a heading or a short paragraph."""
     u = units[i]
-    if not 3 <= u.words <= 20 or find_date(u.text) or _SENTENCE_END.search(u.text):
+    if not 3 <= u.words <= 20 or find_date(u.text):
         return False
     before = next((units[j] for j in range(i - 1, first - 1, -1) if units[j].kind != "aside"), None)
     after = next((units[j] for j in range(i + 1, last + 1) if units[j].kind != "aside"), None)

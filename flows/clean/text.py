@@ -53,22 +53,25 @@ _END_MARKER = re.compile(
     re.I,
 )
 # The page's legal footer.
-_COPYRIGHT = re.compile(r"^(?:©|\(c\)\s*\d{4}|copyright\b)|\ball rights reserved\b", re.I)
+# The patterns below are matched against the lowercased line, so they are written in lower case.
+_COPYRIGHT = re.compile(r"^(?:©|\(c\)\s*\d{4}|copyright\b)|all rights reserved")
 _PROMPT = re.compile(
     r"your email address will not be published|required fields are marked|"
-    r"\bcookies?\b.*\b(?:consent|accept|policy|settings)\b|click here to|sign up for (?:our|the) newsletter|"
-    r"\bsubscribe\b.{0,60}\bnewsletters?\b|\byour inbox\b|\bopt-in\b|"
-    r"\bfollow (?:us|him|her|them|[A-Z]\w+) on (?:twitter|facebook|instagram)\b",
-    re.I,
+    r"cookies?\b.*\b(?:consent|accept|policy|settings)\b|click here to|sign up for (?:our|the) newsletter|"
+    r"subscribe\b.{0,60}\bnewsletters?\b|your inbox\b|opt-in\b|"
+    r"follow (?:us|him|her|them|\w+) on (?:twitter|facebook|instagram)\b"
 )
-# Photo captions and credits: "(Agency/Name)", "PHOTO: ...", "AGENCY/Name Name", "... Credit: Name",
-# "Image caption ...", a gallery's "... more"/"less" toggle, "(pictured)".
+# Photo captions and credits: "PHOTO: ...", "... Credit: Name", "Image caption ...", "Getty Images",
+# a gallery's "... more"/"less" toggle, "(pictured)".
 _CAPTION = re.compile(
-    r"\(\s*(?:[A-Z][\w.&' -]*/)+\s*[A-Z][\w.&', -]*\)\s*$|^(?:file )?(?:photo|image|picture|graphic|video)\s*:|"
-    r"\b[A-Z]{2,}(?: [A-Z]{2,})*/[A-Z][a-z]+|\b(?:photo|image|picture) (?:credit|by|courtesy)\b|"
-    r"\b(?:getty images|shutterstock|file photo)\b|"
-    r"(?i:\bcredits?:\s*[^.]{1,60}$|^image caption\b|\((?:pictured|left|right|centre|center|above|below)\)|"
-    r"(?:\.\.\.|…)\s*more$|[.)]\s*less$)|[(/]\s*(?:AP|AFP|Reuters|REUTERS|EPA|dpa|Getty Images)\s*\)?\s*$",
+    r"^(?:file )?(?:photo|image|picture|graphic|video)\s*:|(?:photo|image|picture) (?:credit|by|courtesy)\b|"
+    r"(?:getty images|shutterstock|file photo)\b|credits?:\s*[^.]{1,60}$|^image caption\b|"
+    r"\((?:pictured|left|right|centre|center|above|below)\)|(?:\.\.\.|…)\s*more$|[.)]\s*less$"
+)
+# Credits that need their capitals: "(Agency/Name)", "AGENCY/Name Name", "(AP)", "/ AFP".
+_CREDIT = re.compile(
+    r"\(\s*(?:[A-Z][\w.&' -]*/)+\s*[A-Z][\w.&', -]*\)\s*$|[A-Z]{2,}(?: [A-Z]{2,})*/[A-Z][a-z]+|"
+    r"[(/]\s*(?:AP|AFP|Reuters|REUTERS|EPA|dpa|Getty Images)\s*\)?\s*$"
 )
 
 
@@ -212,24 +215,27 @@ def _has_known_stopwords(lines: list[str]) -> bool:
 
 def _classify(text: str, known: bool = True) -> _Unit:
     words = _WORD.findall(text)
-    # Scripts written without spaces (Chinese, Japanese, Thai): count about one word per two characters.
-    n = sum(max(1, len(w) // 2) if _UNSPACED.search(w) else 1 for w in words)
+    n = len(words)
+    if _UNSPACED.search(text):
+        # Scripts written without spaces (Chinese, Japanese, Thai): count about one word per two characters.
+        n = sum(max(1, len(w) // 2) if _UNSPACED.search(w) else 1 for w in words)
+    low = text.lower()
     lower = [w.lower() for w in words]
     # Chrome, prompts and captions are short: very long lines skip those patterns (and their cost).
     short = len(text) <= 1000
     if short and _COMMENTS.match(text) and n <= 20:
         kind = "wall"
-    elif short and ((_END_MARKER.match(text) and n <= 10) or (_COPYRIGHT.search(text) and n <= 40)):
+    elif short and ((_END_MARKER.match(text) and n <= 10) or (_COPYRIGHT.search(low) and n <= 40)):
         kind = "end"
     elif short and (
         _CHROME.match(text)
         or _READING_TIME.match(text)
         or (n and all(w.startswith("icon") or w in _SOCIAL for w in lower))
-        or _PROMPT.search(text)
+        or _PROMPT.search(low)
         or _is_slug(words, lower)
     ):
         kind = "chrome"
-    elif short and (_TEASER.match(text) or _CAPTION.search(text)):
+    elif short and (_TEASER.match(text) or _CAPTION.search(low) or _CREDIT.search(text)):
         kind = "aside"
     elif _is_prose(text, n, lower, known):
         kind = "prose"

@@ -7,6 +7,7 @@ position relative to the article's main run of prose. Nothing here names a site.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -109,15 +110,7 @@ def clean_text(content: str) -> tuple[str, TextMetadata]:
     last = _list_end(units, last)
     head = units[:first]
     title = _pick_title(head)
-    body: list[_Unit] = []
-    introduced = False  # inside a list that a line ending with a colon introduced
-    for i in range(first, last + 1):
-        u = units[i]
-        if u.kind == "prose" or (u.kind == "short" and (introduced or _is_short_body_line(units, i, first, last))):
-            body.append(u)
-        if u.kind != "short":
-            introduced = u.kind == "prose" and u.text.endswith(":")
-    body = _drop_closing_box(body)
+    body = _drop_closing_box(_body_lines(units[first : last + 1]))
     published = _first_date(head + units[first : first + 2])
     author = next((a for a in (find_author(u.text) for u in head + units[first : first + 1]) if a), None)
     return "\n\n".join(u.text for u in body), TextMetadata(title, published, author)
@@ -279,14 +272,40 @@ def _is_slug(words: list[str], lower: list[str]) -> bool:
     return machine >= 0.5 * len(words)
 
 
-def _is_short_body_line(units: list[_Unit], i: int, first: int, last: int) -> bool:
-    """A short line inside the body, between prose on both sides: a heading or a short paragraph."""
-    u = units[i]
-    if not 3 <= u.words <= 20 or find_date(u.text):
-        return False
-    before = next((units[j] for j in range(i - 1, first - 1, -1) if units[j].kind != "aside"), None)
-    after = next((units[j] for j in range(i + 1, last + 1) if units[j].kind != "aside"), None)
-    return bool(before and after and before.kind == "prose" and after.kind == "prose")
+def _body_lines(span: list[_Unit]) -> list[_Unit]:
+    """The article's lines in its span: the prose, and the short lines of each gap between prose lines
+    that belong to the text (see `_short_lines_kept`)."""
+    body: list[_Unit] = []
+    gap: list[_Unit] = []
+    introduced = False
+    for u in span:
+        if u.kind != "prose":
+            gap.append(u)
+            continue
+        body += _short_lines_kept(gap, introduced, closed=True)
+        body.append(u)
+        gap, introduced = [], u.text.endswith(":")
+    return body + _short_lines_kept(gap, introduced, closed=False)
+
+
+_MAX_SHORT_RUN = 8
+
+
+def _short_lines_kept(gap: list[_Unit], introduced: bool, closed: bool) -> list[_Unit]:
+    """Short lines between two prose lines that are part of the article: the items of a list that a line
+    ending with a colon introduced; a run of plain short lines (headings, questions, list items) with
+    nothing else in the gap; or a lone short line among captions and teasers (which may themselves
+    point to other pages, so a run of short lines beside them is taken for a teaser list)."""
+    if introduced:
+        return list(itertools.takewhile(lambda u: u.kind == "short", gap))
+    if not closed or not gap:
+        return []
+    if all(u.kind == "short" for u in gap) and len(gap) <= _MAX_SHORT_RUN:
+        return [u for u in gap if not find_date(u.text)]
+    rest = [u for u in gap if u.kind != "aside"]
+    if len(rest) == 1 and rest[0].kind == "short" and not find_date(rest[0].text):
+        return rest
+    return []
 
 
 def _pick_title(head: list[_Unit]) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -96,7 +97,7 @@ def clean_text(content: str) -> tuple[str, TextMetadata]:
     """Return the article body (paragraphs separated by blank lines) and the metadata found in the head."""
     lines = _units(content)
     known = _has_known_stopwords(lines)
-    units = [_classify(u, known) for u in lines]
+    units = _demote_repeats([_classify(u, known) for u in lines])
     if not any(u.kind == "prose" for u in units):
         # Nothing reads like an article: keep every plausible line rather than lose the page.
         keep = [u for u in units if u.kind in ("short",) and u.words >= 4]
@@ -171,6 +172,23 @@ def _after_headline(units: list[_Unit], reach: int = 8) -> range:
         if 3 <= units[i].words <= 30 and units[i].text.lower() in page_title:
             return range(i + 1, i + 1 + reach)
     return range(0)
+
+
+def _demote_repeats(units: list[_Unit]) -> list[_Unit]:
+    """Prose written more than once on the page is a teaser, caption or prompt: make it an aside, unless a
+    copy stands in the run of the text between two other prose lines (an article repeating its summary)."""
+    copies: dict[str, list[int]] = defaultdict(list)
+    for i, u in enumerate(units):
+        if u.kind == "prose":
+            copies[u.text].append(i)
+
+    def in_text(i: int) -> bool:
+        return 0 < i < len(units) - 1 and all(
+            units[j].kind == "prose" and units[j].text != units[i].text for j in (i - 1, i + 1)
+        )
+
+    repeated = {i for found in copies.values() if len(found) > 1 and not any(map(in_text, found)) for i in found}
+    return [_Unit(u.text, u.words, "aside") if i in repeated else u for i, u in enumerate(units)]
 
 
 def _units(content: str) -> list[str]:

@@ -70,6 +70,8 @@ _CAPTION = re.compile(
     r"(?:getty images|shutterstock|file photo)\b|credits?:\s*[^.]{1,60}$|^image caption\b|"
     r"\((?:pictured|left|right|centre|center|above|below)\)|(?:\.\.\.|…)\s*more$|[.)]\s*less$"
 )
+# The end of a teaser's summary (matched on the line's last characters): a link onward, or text cut off.
+_TEASER_END = re.compile(r"(?:read more|continue reading|read the full (?:story|article))\W*$|\w(?:\.\.\.|…|\[…\]|\[\.\.\.\])$")
 # Credits that need their capitals: "(Agency/Name)", "AGENCY/Name Name", "(AP)", "/ AFP".
 _CREDIT = re.compile(
     r"\(\s*(?:[A-Z][\w.&' -]*/)+\s*[A-Z][\w.&', -]*\)\s*$|[A-Z]{2,}(?: [A-Z]{2,})*/[A-Z][a-z]+|"
@@ -246,7 +248,7 @@ def _classify(text: str, known: bool = True) -> _Unit:
         or _is_slug(words, lower)
     ):
         kind = "chrome"
-    elif short and (_TEASER.match(text) or _CAPTION.search(low) or _CREDIT.search(text)):
+    elif short and (_TEASER.match(text) or _CAPTION.search(low) or _CREDIT.search(text) or _TEASER_END.search(low[-40:])):
         kind = "aside"
     elif _is_prose(text, n, lower, known):
         kind = "prose"

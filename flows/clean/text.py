@@ -44,7 +44,7 @@ _TEASER = re.compile(
 # Lines that open the comments: no article prose follows them.
 _COMMENTS = re.compile(
     r"^(?:leave a (?:reply|comment)|post a comment|\d+\s+(?:comments?|responses?|replies|thoughts?)\b|"
-    r"comments? \(\d+\)|join the (?:conversation|discussion))",
+    r"comments? \(\d+\)|comments?\W*$|join the (?:conversation|discussion))",
     re.I,
 )
 # Lines that usually close the article: related-content blocks, author boxes, share and newsletter prompts.

@@ -221,8 +221,9 @@ def _hard_wrapped(blocks: list[list[str]]) -> bool:
 
 
 def _has_known_stopwords(lines: list[str]) -> bool:
-    """True when the page's long lines are in a language our stop-word lists cover."""
-    words = [w.lower() for line in lines if len(line) >= 60 for w in _WORD.findall(line)]
+    """True when the page's long lines (the first 20,000 characters of them) are in a language our
+    stop-word lists cover."""
+    words = _WORD.findall(" ".join(line for line in lines if len(line) >= 60)[:20000].lower())
     return sum(w in ALL_STOPWORDS for w in words) >= 0.05 * len(words) > 0
 
 
@@ -333,14 +334,8 @@ def _pick_title(head: list[_Unit]) -> str | None:
     for u in head:
         if u.text.startswith("#"):
             return u.text.lstrip("#").strip() or None
-    candidates = [
-        u for u in head
-        if u.kind in ("short", "prose")
-        and 3 <= u.words <= 30 and not find_date(u.text) and not find_author(u.text)
-    ]
-    if not candidates:
-        return None
-    return max(candidates, key=lambda u: u.words).text
+    candidates = sorted((u for u in head if u.kind in ("short", "prose") and 3 <= u.words <= 30), key=lambda u: -u.words)
+    return next((u.text for u in candidates if not find_date(u.text) and not find_author(u.text)), None)
 
 
 def _first_date(units: list[_Unit]) -> datetime | None:

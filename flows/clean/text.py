@@ -106,13 +106,14 @@ def clean_text(content: str) -> tuple[str, TextMetadata]:
         title = keep[0].text if keep else None
         return "\n\n".join(u.text for u in keep[1:]), TextMetadata(title, _first_date(units), None)
 
-    first, last = _main_span(units)
+    headline = _headline(units)
+    first, last = _main_span(units, headline)
     # A short question or exclamation opening the span is a headline, not the body.
     while first < last and not _is_paragraph(units[first]):
         first += 1
     last = _list_end(units, last)
     head = units[:first]
-    title = _pick_title(head)
+    title = units[headline].text if headline is not None and headline < first else _pick_title(head)
     body = _drop_closing_box(_body_lines(units[first : last + 1]))
     published = _first_date(head + units[first : first + 2])
     author = next((a for a in (find_author(u.text) for u in head + units[first : first + 1]) if a), None)
@@ -133,16 +134,17 @@ def _list_end(units: list[_Unit], last: int) -> int:
 # anything else costs a fixed amount. Captions and teasers sit inside articles and cost little;
 # page chrome costs more, and lines that close an article cost enough to split it off.
 _COST = {"aside": 5.0, "short": 10.0, "chrome": 20.0, "end": 40.0, "wall": 40.0}
-# A span starting just after the headline is worth this many words more.
+# A span starting within this many lines after the headline is worth this many words more.
+_LEAD_LINES = 8
 _TITLE_CREDIT = 50.0
 # Words of prose after the headline that make a comments opener the end of the page.
 _ARTICLE_BEFORE_WALL = 50
 
 
-def _main_span(units: list[_Unit]) -> tuple[int, int]:
+def _main_span(units: list[_Unit], headline: int | None) -> tuple[int, int]:
     """First and last index of the article: the contiguous span with the highest total line score,
     where a span that starts just after the headline gets a head start."""
-    lead = _after_headline(units)
+    lead = range(0) if headline is None else range(headline + 1, headline + 1 + _LEAD_LINES)
     best, best_span = float("-inf"), (0, 0)
     total, start = 0.0, 0
     for i, u in enumerate(units[: _page_end(units, lead.start)]):
@@ -166,14 +168,12 @@ def _page_end(units: list[_Unit], start: int) -> int:
     return len(units)
 
 
-def _after_headline(units: list[_Unit], reach: int = 8) -> range:
-    """The lines just after the headline: a later line that the page's first line (its document title,
-    often "Headline | Site") repeats."""
+def _headline(units: list[_Unit]) -> int | None:
+    """Index of the headline: the longest later line that the page's first line (its document title,
+    often "Headline | Site") repeats; the first of them if it is repeated."""
     page_title = units[0].text.lower() if units else ""
-    for i in range(1, len(units)):
-        if 3 <= units[i].words <= 30 and units[i].text.lower() in page_title:
-            return range(i + 1, i + 1 + reach)
-    return range(0)
+    found = [i for i in range(1, len(units)) if 3 <= units[i].words <= 30 and units[i].text.lower() in page_title]
+    return max(found, key=lambda i: (units[i].words, -i), default=None)
 
 
 def _demote_repeats(units: list[_Unit]) -> list[_Unit]:

@@ -1,8 +1,10 @@
 """Plain-text cleaner: keep the article's lines, drop the page's chrome, find title, date and byline.
 
-A first, rule-based cleaner. Each line (or hard-wrapped block) is classed by evidence that holds on
-any site: length and sentence shape, stop-word density, UI-chrome and caption patterns, and its
-position relative to the article's main run of prose. Nothing here names a site.
+A rule-based cleaner. Each line (or hard-wrapped block) is classed by evidence that holds on any site:
+length and sentence shape, stop-word density, UI-chrome, prompt and caption patterns, repetition on the
+page. The article is then the best-scoring contiguous span of lines (prose counts for its words, other
+lines cost), helped by the headline that the page's title repeats and cut at the comments; inside it,
+prose is kept and short lines only where they sit among the prose. Nothing here names a site.
 """
 
 from __future__ import annotations
@@ -49,13 +51,13 @@ _COMMENTS = re.compile(
 )
 # Lines that usually close the article: related-content blocks, author boxes, share and newsletter prompts.
 _END_MARKER = re.compile(
-    r"^(?:related (?:articles|posts|stories|news|content)|more (?:from|stories)|latest from|you (?:may|might) also like|"
-    r"recommended for you|about the author|tags?:|filed under|share this|"
+    r"^(?:related (?:articles|posts|stories|news|content)|more (?:from|stories)|latest from|"
+    r"you (?:may|might) also like|recommended for you|about the author|tags?:|filed under|share this|"
     r"sign up for|subscribe to our|get our newsletter)\b",
     re.I,
 )
-# The page's legal footer.
 # The patterns below are matched against the lowercased line, so they are written in lower case.
+# The page's legal footer.
 _COPYRIGHT = re.compile(r"^(?:©|\(c\)\s*\d{4}|copyright\b)|all rights reserved")
 _PROMPT = re.compile(
     r"your email address will not be published|required fields are marked|"
@@ -71,7 +73,9 @@ _CAPTION = re.compile(
     r"\((?:pictured|left|right|centre|center|above|below)\)|(?:\.\.\.|…)\s*more$|[.)]\s*less$"
 )
 # The end of a teaser's summary (matched on the line's last characters): a link onward, or text cut off.
-_TEASER_END = re.compile(r"(?:read more|continue reading|read the full (?:story|article))\W*$|\w(?:\.\.\.|…|\[…\]|\[\.\.\.\])$")
+_TEASER_END = re.compile(
+    r"(?:read more|continue reading|read the full (?:story|article))\W*$|\w(?:\.\.\.|…|\[…\]|\[\.\.\.\])$"
+)
 # Credits that need their capitals: "(Agency/Name)", "AGENCY/Name Name", "(AP)", "/ AFP".
 _CREDIT = re.compile(
     r"\(\s*(?:[A-Z][\w.&' -]*/)+\s*[A-Z][\w.&', -]*\)\s*$|[A-Z]{2,}(?: [A-Z]{2,})*/[A-Z][a-z]+|"
@@ -228,6 +232,8 @@ def _has_known_stopwords(lines: list[str]) -> bool:
 
 
 def _classify(text: str, known: bool = True) -> _Unit:
+    """Class one line by its own evidence: a comments opener (wall), a line that closes the article (end),
+    page chrome, an aside inside the article (caption, credit, teaser), prose, or another short line."""
     words = _WORD.findall(text)
     n = len(words)
     if _UNSPACED.search(text):
@@ -249,7 +255,9 @@ def _classify(text: str, known: bool = True) -> _Unit:
         or _is_slug(words, lower)
     ):
         kind = "chrome"
-    elif short and (_TEASER.match(text) or _CAPTION.search(low) or _CREDIT.search(text) or _TEASER_END.search(low[-40:])):
+    elif short and (
+        _TEASER.match(text) or _CAPTION.search(low) or _CREDIT.search(text) or _TEASER_END.search(low[-40:])
+    ):
         kind = "aside"
     elif _is_prose(text, n, lower, known):
         kind = "prose"
@@ -309,6 +317,7 @@ def _body_lines(span: list[_Unit]) -> list[_Unit]:
     return body + _short_lines_kept(gap, introduced, closed=False)
 
 
+# More short lines than this between two paragraphs are a block of their own (a menu, a teaser list).
 _MAX_SHORT_RUN = 8
 
 
@@ -334,7 +343,9 @@ def _pick_title(head: list[_Unit]) -> str | None:
     for u in head:
         if u.text.startswith("#"):
             return u.text.lstrip("#").strip() or None
-    candidates = sorted((u for u in head if u.kind in ("short", "prose") and 3 <= u.words <= 30), key=lambda u: -u.words)
+    candidates = sorted(
+        (u for u in head if u.kind in ("short", "prose") and 3 <= u.words <= 30), key=lambda u: -u.words
+    )
     return next((u.text for u in candidates if not find_date(u.text) and not find_author(u.text)), None)
 
 

@@ -103,7 +103,8 @@ def clean_text(content: str) -> tuple[str, TextMetadata]:
     """Return the article body (paragraphs separated by blank lines) and the metadata found in the head."""
     lines = _units(content)
     known = _has_known_stopwords(lines)
-    units = _demote_repeats([_classify(u, known) for u in lines])
+    classified = {line: _classify(line, known) for line in set(lines)}  # menus repeat: class each line once
+    units = _demote_repeats([classified[line] for line in lines])
     if not any(u.kind == "prose" for u in units):
         # Nothing reads like an article: keep every plausible line rather than lose the page.
         keep = [u for u in units if u.kind in ("short",) and u.words >= 4]

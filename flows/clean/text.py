@@ -1,13 +1,17 @@
 """Plain-text cleaner: keep the article's lines, drop the page's chrome, find title, date and byline.
 
-A first, rule-based cleaner. Each line (or hard-wrapped block) is classed by evidence that holds on
-any site: length and sentence shape, stop-word density, UI-chrome and caption patterns, and its
-position relative to the article's main run of prose. Nothing here names a site.
+A rule-based cleaner. Each line (or hard-wrapped block) is classed by evidence that holds on any site:
+length and sentence shape, stop-word density, UI-chrome, prompt and caption patterns, repetition on the
+page. The article is then the best-scoring contiguous span of lines (prose counts for its words, other
+lines cost), helped by the headline that the page's title repeats and cut at the comments; inside it,
+prose is kept and short lines only where they sit among the prose. Nothing here names a site.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -39,25 +43,43 @@ _TEASER = re.compile(
     r"trending|watch|listen|don't miss|further reading)\b\s*[:|–—-]?",
     re.I,
 )
-# Lines after which the article is over: comment forms, related-content blocks, author boxes.
+# Lines that open the comments: no article prose follows them.
+_COMMENTS = re.compile(
+    r"^(?:leave a (?:reply|comment)|post a comment|\d+\s+(?:comments?|responses?|replies|thoughts?)\b|"
+    r"comments? \(\d+\)|comments?\W*$|join the (?:conversation|discussion))",
+    re.I,
+)
+# Lines that usually close the article: related-content blocks, author boxes, share and newsletter prompts.
 _END_MARKER = re.compile(
-    r"^(?:leave a (?:reply|comment)|post a comment|\d+\s+comments?|comments? \(\d+\)|join the (?:conversation|discussion)|"
-    r"related (?:articles|posts|stories|news|content)|more (?:from|stories)|latest from|you (?:may|might) also like|"
-    r"recommended for you|about the author|tags?:|filed under|share this|"
+    r"^(?:related (?:articles|posts|stories|news|content)|more (?:from|stories)|latest from|"
+    r"you (?:may|might) also like|recommended for you|about the author|tags?:|filed under|share this|"
     r"sign up for|subscribe to our|get our newsletter)\b",
     re.I,
 )
+# The patterns below are matched against the lowercased line, so they are written in lower case.
+# The page's legal footer.
+_COPYRIGHT = re.compile(r"^(?:©|\(c\)\s*\d{4}|copyright\b)|all rights reserved")
 _PROMPT = re.compile(
-    r"your email address will not be published|required fields are marked|all rights reserved|^©|^copyright\b|"
-    r"\bcookies?\b.*\b(?:consent|accept|policy|settings)\b|click here to|sign up for (?:our|the) newsletter",
-    re.I,
+    r"your email address will not be published|required fields are marked|"
+    r"cookies?\b.*\b(?:consent|accept|policy|settings)\b|click here to|sign up for (?:our|the) newsletter|"
+    r"subscribe\b.{0,60}\bnewsletters?\b|your inbox\b|opt-in\b|"
+    r"follow (?:us|him|her|them|\w+) on (?:twitter|facebook|instagram)\b"
 )
-# Photo captions and credits: "(Agency/Name)", "PHOTO: ...", "AGENCY/Name Name".
+# Photo captions and credits: "PHOTO: ...", "... Credit: Name", "Image caption ...", "Getty Images",
+# a gallery's "... more"/"less" toggle, "(pictured)".
 _CAPTION = re.compile(
-    r"\((?:[A-Z][\w.&' -]*/)+\s*[A-Z][\w.&' -]*\)\s*$|^(?:file )?(?:photo|image|picture|graphic|video)\s*:|"
-    r"\b[A-Z]{2,}(?: [A-Z]{2,})*/[A-Z][a-z]+|\b(?:photo|image|picture) (?:credit|by|courtesy)\b|"
-    r"\b(?:getty images|shutterstock|file photo)\b",
-    re.I if False else 0,
+    r"^(?:file )?(?:photo|image|picture|graphic|video)\s*:|(?:photo|image|picture) (?:credit|by|courtesy)\b|"
+    r"(?:getty images|shutterstock|file photo)\b|credits?:\s*[^.]{1,60}$|^image caption\b|"
+    r"\((?:pictured|left|right|centre|center|above|below)\)|(?:\.\.\.|…)\s*more$|[.)]\s*less$"
+)
+# The end of a teaser's summary (matched on the line's last characters): a link onward, or text cut off.
+_TEASER_END = re.compile(
+    r"(?:read more|continue reading|read the full (?:story|article))\W*$|\w(?:\.\.\.|…|\[…\]|\[\.\.\.\])$"
+)
+# Credits that need their capitals: "(Agency/Name)", "AGENCY/Name Name", "(AP)", "/ AFP".
+_CREDIT = re.compile(
+    r"\(\s*(?:[A-Z][\w.&' -]*/)+\s*[A-Z][\w.&', -]*\)\s*$|[A-Z]{2,}(?: [A-Z]{2,})*/[A-Z][a-z]+|"
+    r"[(/]\s*(?:AP|AFP|Reuters|REUTERS|EPA|dpa|Getty Images)\s*\)?\s*$"
 )
 
 
@@ -74,39 +96,106 @@ class TextMetadata:
 class _Unit:
     text: str
     words: int
-    kind: str  # prose | short | chrome | end | drop
+    kind: str  # prose | short | aside | chrome | end | wall
 
 
 def clean_text(content: str) -> tuple[str, TextMetadata]:
     """Return the article body (paragraphs separated by blank lines) and the metadata found in the head."""
-    units = [_classify(u) for u in _units(content)]
-    prose = [i for i, u in enumerate(units) if u.kind == "prose"]
-    if not prose:
+    lines = _units(content)
+    known = _has_known_stopwords(lines)
+    classified = {line: _classify(line, known) for line in set(lines)}  # menus repeat: class each line once
+    units = _demote_repeats([classified[line] for line in lines])
+    if not any(u.kind == "prose" for u in units):
         # Nothing reads like an article: keep every plausible line rather than lose the page.
         keep = [u for u in units if u.kind in ("short",) and u.words >= 4]
         title = keep[0].text if keep else None
         return "\n\n".join(u.text for u in keep[1:]), TextMetadata(title, _first_date(units), None)
 
-    # The article starts at its first sentence-shaped paragraph; a short question or
-    # exclamation before it is a headline, not the body.
-    first = next((i for i in prose if _is_paragraph(units[i])), prose[0])
-    end = len(units)
-    for i in range(first + 1, len(units)):
-        if units[i].kind == "end":
-            end = i
-            break
-    last = max(i for i in prose if i < end)
+    headline = _headline(units)
+    first, last = _main_span(units, headline)
+    # A short question or exclamation opening the span is a headline, not the body.
+    while first < last and not _is_paragraph(units[first]):
+        first += 1
+    last = _list_end(units, last)
     head = units[:first]
-    title = _pick_title(head)
-    body: list[_Unit] = []
-    for i in range(first, last + 1):
-        u = units[i]
-        if u.kind == "prose" or (u.kind == "short" and _is_subheading(units, i, first, last)):
-            body.append(u)
-    body = _drop_closing_box(body)
+    title = units[headline].text if headline is not None and headline < first else _pick_title(head)
+    body = _drop_closing_box(_body_lines(units[first : last + 1]))
     published = _first_date(head + units[first : first + 2])
     author = next((a for a in (find_author(u.text) for u in head + units[first : first + 1]) if a), None)
     return "\n\n".join(u.text for u in body), TextMetadata(title, published, author)
+
+
+def _list_end(units: list[_Unit], last: int) -> int:
+    """Where the article ends when its last paragraph introduces a list with a colon: after the run of
+    short lines that follows (the list's items)."""
+    if not units[last].text.endswith(":"):
+        return last
+    while last + 1 < len(units) and units[last + 1].kind == "short":
+        last += 1
+    return last
+
+
+# What each kind of line is worth when looking for the article's span: prose counts by its words,
+# anything else costs a fixed amount. Captions and teasers sit inside articles and cost little;
+# page chrome costs more, and lines that close an article cost enough to split it off.
+_COST = {"aside": 5.0, "short": 10.0, "chrome": 20.0, "end": 40.0, "wall": 40.0}
+# A span starting within this many lines after the headline is worth this many words more.
+_LEAD_LINES = 8
+_TITLE_CREDIT = 50.0
+# Words of prose after the headline that make a comments opener the end of the page.
+_ARTICLE_BEFORE_WALL = 50
+
+
+def _main_span(units: list[_Unit], headline: int | None) -> tuple[int, int]:
+    """First and last index of the article: the contiguous span with the highest total line score,
+    where a span that starts just after the headline gets a head start."""
+    lead = range(0) if headline is None else range(headline + 1, headline + 1 + _LEAD_LINES)
+    best, best_span = float("-inf"), (0, 0)
+    total, start = 0.0, 0
+    for i, u in enumerate(units[: _page_end(units, lead.start)]):
+        credit = _TITLE_CREDIT if i in lead else 0.0
+        if total <= credit:
+            total, start = credit, i
+        total += u.words if u.kind == "prose" else -_COST[u.kind]
+        if total > best:
+            best, best_span = total, (start, i)
+    return best_span
+
+
+def _page_end(units: list[_Unit], start: int) -> int:
+    """Index of the first wall (a comments opener) after `start` (the headline, if known) that has some
+    prose before it: what follows is comments, however long their prose."""
+    words = 0
+    for i, u in enumerate(units[start:], start):
+        if u.kind == "wall" and words >= _ARTICLE_BEFORE_WALL:
+            return i
+        words += u.words if u.kind == "prose" else 0
+    return len(units)
+
+
+def _headline(units: list[_Unit]) -> int | None:
+    """Index of the headline: the longest later line that the page's first line (its document title,
+    often "Headline | Site") repeats; the first of them if it is repeated."""
+    page_title = units[0].text.lower() if units else ""
+    found = [i for i in range(1, len(units)) if 3 <= units[i].words <= 30 and units[i].text.lower() in page_title]
+    return max(found, key=lambda i: (units[i].words, -i), default=None)
+
+
+def _demote_repeats(units: list[_Unit]) -> list[_Unit]:
+    """Prose written more than once on the page is a teaser, caption or prompt: make it an aside, unless a
+    copy stands in the run of the text between two other prose lines (an article repeating its summary)."""
+    copies: dict[str, list[int]] = defaultdict(list)
+    for i, u in enumerate(units):
+        if u.kind == "prose":
+            copies[u.text].append(i)
+
+    def in_text(i: int) -> bool:
+        return 0 < i < len(units) - 1 and all(
+            units[j].kind == "prose" and units[j].text != units[i].text for j in (i - 1, i + 1)
+        )
+
+    repeated = {i for found in copies.values() if len(found) > 1 and not any(map(in_text, found)) for i in found}
+    return [_Unit(u.text, u.words, "aside") if i in repeated else u for i, u in enumerate(units)]
 
 
 def _units(content: str) -> list[str]:
@@ -136,37 +225,54 @@ def _hard_wrapped(blocks: list[list[str]]) -> bool:
     return full >= 0.7 * len(inner)
 
 
-def _classify(text: str) -> _Unit:
+def _has_known_stopwords(lines: list[str]) -> bool:
+    """True when the page's long lines (the first 20,000 characters of them) are in a language our
+    stop-word lists cover."""
+    words = _WORD.findall(" ".join(line for line in lines if len(line) >= 60)[:20000].lower())
+    return sum(w in ALL_STOPWORDS for w in words) >= 0.05 * len(words) > 0
+
+
+def _classify(text: str, known: bool = True) -> _Unit:
+    """Class one line by its own evidence: a comments opener (wall), a line that closes the article (end),
+    page chrome, an aside inside the article (caption, credit, teaser), prose, or another short line."""
     words = _WORD.findall(text)
-    # Scripts written without spaces (Chinese, Japanese, Thai): count about one word per two characters.
-    n = sum(max(1, len(w) // 2) if _UNSPACED.search(w) else 1 for w in words)
+    n = len(words)
+    if _UNSPACED.search(text):
+        # Scripts written without spaces (Chinese, Japanese, Thai): count about one word per two characters.
+        n = sum(max(1, len(w) // 2) if _UNSPACED.search(w) else 1 for w in words)
+    low = text.lower()
     lower = [w.lower() for w in words]
     # Chrome, prompts and captions are short: very long lines skip those patterns (and their cost).
     short = len(text) <= 1000
-    if short and _END_MARKER.match(text) and n <= 10:
+    if short and _COMMENTS.match(text) and n <= 20:
+        kind = "wall"
+    elif short and ((_END_MARKER.match(text) and n <= 10) or (_COPYRIGHT.search(low) and n <= 40)):
         kind = "end"
     elif short and (
         _CHROME.match(text)
         or _READING_TIME.match(text)
         or (n and all(w.startswith("icon") or w in _SOCIAL for w in lower))
-        or _PROMPT.search(text)
-        or _TEASER.match(text)
-        or _CAPTION.search(text)
+        or _PROMPT.search(low)
         or _is_slug(words, lower)
     ):
         kind = "chrome"
-    elif _is_prose(text, n, lower):
+    elif short and (
+        _TEASER.match(text) or _CAPTION.search(low) or _CREDIT.search(text) or _TEASER_END.search(low[-40:])
+    ):
+        kind = "aside"
+    elif _is_prose(text, n, lower, known):
         kind = "prose"
     else:
         kind = "short"
     return _Unit(text, n, kind)
 
 
-def _is_prose(text: str, n: int, lower: list[str]) -> bool:
-    """A sentence or more of running text: long enough, ends like a sentence or is long, has function words."""
+def _is_prose(text: str, n: int, lower: list[str], known: bool) -> bool:
+    """A sentence or more of running text: long enough, ends like a sentence or is long, has function words
+    (when the page's language has a stop-word list)."""
     if n < 8:
         return False
-    if len(_UNSPACED.findall(text)) >= 0.3 * len(text):  # no stop-word lists for these scripts
+    if not known or len(_UNSPACED.findall(text)) >= 0.3 * len(text):
         return n >= 20 or bool(_SENTENCE_END.search(text))
     stop_share = sum(w in ALL_STOPWORDS for w in lower) / n
     if n < 15 and not _SENTENCE_END.search(text):
@@ -196,14 +302,41 @@ def _is_slug(words: list[str], lower: list[str]) -> bool:
     return machine >= 0.5 * len(words)
 
 
-def _is_subheading(units: list[_Unit], i: int, first: int, last: int) -> bool:
-    """A short line inside the body, between prose on both sides, shaped like a heading."""
-    u = units[i]
-    if not 3 <= u.words <= 20 or find_date(u.text) or _SENTENCE_END.search(u.text):
-        return False
-    before = next((units[j] for j in range(i - 1, first - 1, -1) if units[j].kind != "drop"), None)
-    after = next((units[j] for j in range(i + 1, last + 1) if units[j].kind != "drop"), None)
-    return bool(before and after and before.kind == "prose" and after.kind == "prose")
+def _body_lines(span: list[_Unit]) -> list[_Unit]:
+    """The article's lines in its span: the prose, and the short lines of each gap between prose lines
+    that belong to the text (see `_short_lines_kept`)."""
+    body: list[_Unit] = []
+    gap: list[_Unit] = []
+    introduced = False
+    for u in span:
+        if u.kind != "prose":
+            gap.append(u)
+            continue
+        body += _short_lines_kept(gap, introduced, closed=True)
+        body.append(u)
+        gap, introduced = [], u.text.endswith(":")
+    return body + _short_lines_kept(gap, introduced, closed=False)
+
+
+# More short lines than this between two paragraphs are a block of their own (a menu, a teaser list).
+_MAX_SHORT_RUN = 8
+
+
+def _short_lines_kept(gap: list[_Unit], introduced: bool, closed: bool) -> list[_Unit]:
+    """Short lines between two prose lines that are part of the article: the items of a list that a line
+    ending with a colon introduced; a run of plain short lines (headings, questions, list items) with
+    nothing else in the gap; or a lone short line among captions and teasers (which may themselves
+    point to other pages, so a run of short lines beside them is taken for a teaser list)."""
+    if introduced:
+        return list(itertools.takewhile(lambda u: u.kind == "short", gap))
+    if not closed or not gap:
+        return []
+    if all(u.kind == "short" for u in gap) and len(gap) <= _MAX_SHORT_RUN:
+        return [u for u in gap if not find_date(u.text)]
+    rest = [u for u in gap if u.kind != "aside"]
+    if len(rest) == 1 and rest[0].kind == "short" and not find_date(rest[0].text):
+        return rest
+    return []
 
 
 def _pick_title(head: list[_Unit]) -> str | None:
@@ -211,14 +344,10 @@ def _pick_title(head: list[_Unit]) -> str | None:
     for u in head:
         if u.text.startswith("#"):
             return u.text.lstrip("#").strip() or None
-    candidates = [
-        u for u in head
-        if u.kind in ("short", "prose")
-        and 3 <= u.words <= 30 and not find_date(u.text) and not find_author(u.text)
-    ]
-    if not candidates:
-        return None
-    return max(candidates, key=lambda u: u.words).text
+    candidates = sorted(
+        (u for u in head if u.kind in ("short", "prose") and 3 <= u.words <= 30), key=lambda u: -u.words
+    )
+    return next((u.text for u in candidates if not find_date(u.text) and not find_author(u.text)), None)
 
 
 def _first_date(units: list[_Unit]) -> datetime | None:

@@ -37,7 +37,7 @@ def _ingest_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-file-bytes", type=int, help="reject files larger than this (default 20 MiB)")
     p.add_argument("--task-runner", choices=["threads", "processes", "dask"],
                    help="where chunk tasks run (default threads, env DOCDEDUP_TASK_RUNNER)")
-    p.add_argument("--workers", type=int, help="parallel chunk tasks (default 0: one per core)")
+    p.add_argument("--workers", type=int, help="parallel chunk tasks (default 0: one thread, or one process per core)")
     p.add_argument("--dask-address", metavar="ADDR", help="existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --task-runner dask)")
 
 
@@ -141,11 +141,22 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from flows.watch import watch_folder
 
     say = lambda message: print(message, flush=True)  # noqa: E731
+    _sigterm_interrupts()
     say(f"watching {settings.raw} -> {settings.warehouse} (Ctrl-C stops)")
     passes = watch_folder(settings.raw, lambda: ingest_flow(str(settings.raw), str(settings.warehouse), options),
                           say, settings.settle_seconds)
-    say(f"stopped after {passes} passes")
+    say(f"stopped after {passes} pass{'' if passes == 1 else 'es'}")
     return 0
+
+
+def _sigterm_interrupts() -> None:
+    """Stop on SIGTERM (a service manager's stop) the way Ctrl-C stops: the pass under way is rolled back."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

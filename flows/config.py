@@ -85,7 +85,7 @@ class Settings:
     part_ratio: float = 0.6
     # threads (default), processes, or dask: a local cluster, or the scheduler at dask_address.
     task_runner: str = "threads"
-    # Parallel chunk tasks (threads, processes or local Dask workers); 0 means one per core.
+    # Parallel chunk tasks (threads, processes or local Dask workers); 0: one thread, or one process per core.
     workers: int = 0
     # An existing Dask scheduler, e.g. tcp://10.0.0.5:8786; setting it alone selects the dask runner.
     dask_address: str = ""

@@ -57,7 +57,7 @@ def prepared_batches(found: Discovery, settings: Settings, runner: TaskRunner) -
 
 @flow(name="ingest", validate_parameters=False)
 def ingest_flow(raw: str | None = None, warehouse_path: str | None = None, options: dict[str, Any] | None = None) -> dict:
-    """One ingest pass: drop folder -> cleaned, deduplicated paragraphs in the warehouse (one transaction)."""
+    """One ingest pass: drop folder -> cleaned, deduplicated paragraphs in the warehouse (a transaction a batch)."""
     settings = load_settings({"raw": raw, "warehouse": warehouse_path, **(options or {})})
     log = get_run_logger()
     started = datetime.now(timezone.utc).replace(tzinfo=None)

@@ -7,10 +7,12 @@ import errno
 import gzip
 import hashlib
 import io
+import json
 import re
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from charset_normalizer import from_bytes
@@ -43,6 +45,8 @@ class RawDocument:
     format: str
     encoding: str
     content: str
+    # Fields of the `<file name>.meta.json` sidecar beside the file, if there is one (checked, not parsed).
+    sidecar: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,50 @@ def read_file(found: FoundFile, max_bytes: int) -> RawDocument | Unchanged | Rej
     fmt = file_format(found.source_path) or "text"
     if fmt == "text" and _HTML_START.match(text[:2000]):
         fmt = "html"
-    return RawDocument(found.source_path, sha, found.size, found.mtime_ns, fmt, encoding, text)
+    try:
+        sidecar = read_sidecar(Path(found.path))
+    except ValueError as err:
+        return reject(str(err), sha)
+    return RawDocument(found.source_path, sha, found.size, found.mtime_ns, fmt, encoding, text, sidecar)
+
+
+# What a sidecar may set: the documents columns a crawler knows better than the page.
+SIDECAR_FIELDS = ("title", "author", "published", "site", "url", "language")
+SIDECAR_SUFFIX = ".meta.json"
+
+
+def read_sidecar(path: Path) -> dict:
+    """The metadata in `<file name>.meta.json` beside `path` ({} without one): a JSON object of
+    SIDECAR_FIELDS with string (or null) values. Anything else is a ValueError naming the sidecar."""
+    sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"bad sidecar {sidecar.name}: {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"bad sidecar {sidecar.name}: not a JSON object")
+    unknown = sorted(set(data) - set(SIDECAR_FIELDS))
+    if unknown:
+        raise ValueError(f"bad sidecar {sidecar.name}: unknown field(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(SIDECAR_FIELDS)}")
+    wrong = sorted(k for k, v in data.items() if v is not None and not isinstance(v, str))
+    if wrong:
+        raise ValueError(f"bad sidecar {sidecar.name}: {', '.join(wrong)} must be a string")
+    if data.get("published") is not None:
+        data["published"] = _iso_datetime(data["published"], sidecar.name)
+    return data
+
+
+def _iso_datetime(value: str, name: str) -> datetime:
+    """An ISO 8601 date or date-time as a naive UTC datetime (a time zone is converted to UTC)."""
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"bad sidecar {name}: published must be an ISO 8601 date such as 2025-03-01 "
+                         f"or 2025-03-01T09:30:00Z, not {value!r}") from None
+    return parsed.astimezone(timezone.utc).replace(tzinfo=None) if parsed.tzinfo else parsed
 
 
 def read_bytes(path: Path) -> bytes:

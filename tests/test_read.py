@@ -97,3 +97,31 @@ def test_transient_read_errors_are_retried_and_lasting_ones_rejected(tmp_path: P
     failures.update(n=1, errno=errno.EACCES)  # not transient: no retry
     out = read_file(found, 1000)
     assert isinstance(out, Rejection) and out.reason == "cannot read file: Permission denied" and failures["n"] == 0
+
+
+def test_a_sidecar_completes_the_metadata_and_a_bad_one_is_a_clear_rejection(tmp_path: Path):
+    from datetime import datetime
+
+    from flows.clean import clean_document
+
+    page = b"Ferry terminal to open in spring\n\nThe ferry terminal opens next spring, harbor officials said on Tuesday morning.\n"
+    (tmp_path / "story.txt.meta.json").write_text(
+        '{"url": "https://news.example/ferry", "published": "2025-03-01T09:30:00+01:00", "site": "Example News", "author": null}')
+    doc = read_file(_found(tmp_path, "story.txt", page), 10_000)
+    assert doc.sidecar == {"url": "https://news.example/ferry", "published": datetime(2025, 3, 1, 8, 30),
+                           "site": "Example News", "author": None}
+    clean = clean_document(doc)
+    assert (clean.url, clean.published, clean.site, clean.author) == (
+        "https://news.example/ferry", datetime(2025, 3, 1, 8, 30), "Example News", None)
+    assert clean.title == "Ferry terminal to open in spring"  # fields the sidecar leaves out stay as extracted
+    cases = {
+        "{not json": "bad sidecar bad.txt.meta.json: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+        '{"titel": "x"}': "bad sidecar bad.txt.meta.json: unknown field(s) titel; known: title, author, published, site, url, language",
+        '{"published": "last Tuesday"}': "bad sidecar bad.txt.meta.json: published must be an ISO 8601 date such as "
+                                         "2025-03-01 or 2025-03-01T09:30:00Z, not 'last Tuesday'",
+        '{"url": 5}': "bad sidecar bad.txt.meta.json: url must be a string",
+    }
+    for sidecar, reason in cases.items():
+        (tmp_path / "bad.txt.meta.json").write_text(sidecar)
+        out = read_file(_found(tmp_path, "bad.txt", page), 10_000)
+        assert isinstance(out, Rejection) and out.reason == reason

@@ -18,8 +18,14 @@ def clean_document(raw: RawDocument) -> Extraction:
     else:
         body, meta = clean_text(raw.content)
         out = Extraction(body, meta.title, meta.author, meta.published, None, None, None, "text")
+    out = with_sidecar(out, raw.sidecar)
     body = _drop_title(out.body, out.title)
     return dataclasses.replace(out, body=body, language=out.language or detect_language(body))
+
+
+def with_sidecar(out: Extraction, sidecar: dict) -> Extraction:
+    """The sidecar's fields (read.read_sidecar) override what was extracted; a null clears a field."""
+    return dataclasses.replace(out, **sidecar)
 
 
 def _drop_title(body: str, title: str | None) -> str:

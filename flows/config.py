@@ -83,6 +83,10 @@ class Settings:
     containment: float = 0.8
     # ... and it is at most this fraction of the passage's size (else it is a near-duplicate).
     part_ratio: float = 0.6
+    # A passage in this many files of one source folder (0: never) ...
+    template_min_docs: int = 5
+    # ... and in this share of them is the source's template, dropped from its later files.
+    template_share: float = 0.6
     # threads (default), processes, or dask: a local cluster, or the scheduler at dask_address.
     task_runner: str = "threads"
     # Parallel chunk tasks (threads, processes or local Dask workers); 0: one thread, or one process per core.
@@ -144,6 +148,8 @@ def _validate(s: Settings, source: str) -> None:
         (s.max_file_bytes > 0, "max_file_bytes must be positive"),
         (s.lock_wait_seconds >= 0, "lock_wait_seconds must be 0 or more"),
         (s.settle_seconds >= 0, "settle_seconds must be 0 or more"),
+        (s.template_min_docs >= 0, "template_min_docs must be 0 (off) or more"),
+        (0.0 < s.template_share <= 1.0, "template_share must be in (0, 1]"),
         (s.chunk_files > 0, "chunk_files must be positive"),
         (s.batch_files > 0, "batch_files must be positive"),
         (s.min_words >= 1, "min_words must be at least 1"),

@@ -23,9 +23,9 @@ from flows.runners import chunk_runner
 
 
 @task(name="prepare-chunk", cache_policy=NO_CACHE)
-def prepare_chunk(files: list, settings: Settings) -> ChunkResult:
+def prepare_chunk(files: list, settings: Settings, templates: dict) -> ChunkResult:
     """Read, clean, split and fingerprint one chunk of files (pure: never touches the warehouse)."""
-    return prepare_files(files, settings)
+    return prepare_files(files, settings, templates)
 
 
 @task(name="dedup-and-load", cache_policy=NO_CACHE)
@@ -42,12 +42,14 @@ def dedup_and_load(con: duckdb.DuckDBPyConnection, run: warehouse.RunRecord, bat
     return counts
 
 
-def prepared_batches(found: Discovery, settings: Settings, runner: TaskRunner) -> Iterator[tuple[ChunkResult, bool]]:
+def prepared_batches(found: Discovery, settings: Settings, runner: TaskRunner,
+                     templates: dict) -> Iterator[tuple[ChunkResult, bool]]:
     """The run's files in batches of `batch_files`, each prepared by parallel chunk tasks on `runner`, with
     whether it is the last; the next batch is already being prepared while the current one is deduplicated and
     written. Chunks are merged in file order, whichever finishes first."""
     batches = chunked(found.files, settings.batch_files) or [[]]
-    submit = lambda files: runner.map(prepare_chunk, {"files": chunked(files, settings.chunk_files), "settings": unmapped(settings)})  # noqa: E731
+    submit = lambda files: runner.map(prepare_chunk, {  # noqa: E731
+        "files": chunked(files, settings.chunk_files), "settings": unmapped(settings), "templates": unmapped(templates)})
     pending = submit(batches[0])
     for i in range(len(batches)):
         following = submit(batches[i + 1]) if i + 1 < len(batches) else None
@@ -73,16 +75,19 @@ def ingest_flow(raw: str | None = None, warehouse_path: str | None = None, optio
         log.info("discover: %d to read, %d unchanged, %d rejected, %d still being written (next run)",
                  len(found.files), found.unchanged, len(found.rejected), found.pending)
 
-        counts, seconds = Counter(files_unchanged=found.unchanged), Counter()
+        # Template passages learned from each source folder's files so far, dropped from its new files.
+        templates = warehouse.template_hashes(con, settings)
+        counts, seconds, dropped = Counter(files_unchanged=found.unchanged), Counter(), 0
         # 2. read -> clean -> split -> fingerprint, one task per chunk of files on the configured task runner
         with chunk_runner(settings) as runner, file_progress(len(found.files) + len(found.rejected)) as advance:
-            for batch, last in prepared_batches(found, settings, runner):
+            for batch, last in prepared_batches(found, settings, runner, templates):
                 # 3. dedup against the batch and everything stored, 4. write, and commit: whole files only.
                 #    The runs row goes in the last batch's transaction, so a run of one batch is all or nothing.
                 with warehouse.transaction(con):
                     counts += dedup_and_load(con, run, batch, settings)
                     summary = {"run_id": run.run_id, **warehouse.finish_run(con, run, counts)} if last else None
                 seconds += batch.seconds
+                dropped += batch.template_paragraphs
                 advance(len(batch.documents) + len(batch.rejections) + len(batch.unchanged))
                 log.info("batch: %s", dict(counts))
 
@@ -90,7 +95,7 @@ def ingest_flow(raw: str | None = None, warehouse_path: str | None = None, optio
     create_markdown_artifact(key="ingest-summary", markdown=summary_markdown(summary), description="docdedup run summary")
     log.info("load: %s", summary)
     log.info("seconds per stage (summed over workers): %s", {k: round(v, 2) for k, v in seconds.items()})
-    return {**summary, "files_pending": found.pending, "seconds": dict(seconds)}
+    return {**summary, "paragraphs_template": dropped, "files_pending": found.pending, "seconds": dict(seconds)}
 
 
 def summary_markdown(summary: dict) -> str:

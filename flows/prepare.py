@@ -7,6 +7,7 @@ import hashlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Mapping
 
 import numpy as np
 
@@ -42,6 +43,8 @@ class ChunkResult:
     unchanged: list[Unchanged] = field(default_factory=list)
     # Seconds spent in each stage (read, clean, fingerprint), summed over the chunks merged here.
     seconds: Counter = field(default_factory=Counter)
+    # Paragraphs dropped as template passages of their source (see `without_templates`).
+    template_paragraphs: int = 0
 
 
 def document_id(source_path: str, sha256: str) -> str:
@@ -49,8 +52,11 @@ def document_id(source_path: str, sha256: str) -> str:
     return hashlib.sha256(f"{source_path}\n{sha256}".encode()).hexdigest()[:16]
 
 
-def prepare_files(files: list[FoundFile], settings: Settings) -> ChunkResult:
-    """Read, clean, split and fingerprint a chunk of files; a failing file becomes a rejection, never an error."""
+def prepare_files(files: list[FoundFile], settings: Settings,
+                  templates: Mapping[str, frozenset[int]] | None = None) -> ChunkResult:
+    """Read, clean, split and fingerprint a chunk of files; a failing file becomes a rejection, never an error.
+
+    `templates` holds each source folder's template passages (warehouse.template_hashes), dropped here."""
     out = ChunkResult()
     cleaned: list[tuple[DocumentRow, list[str]]] = []
     clock = time.perf_counter()
@@ -61,7 +67,10 @@ def prepare_files(files: list[FoundFile], settings: Settings) -> ChunkResult:
             (out.rejections if isinstance(read, Rejection) else out.unchanged).append(read)
             continue
         try:
-            cleaned.append(clean_and_split(read))
+            row, paragraphs = clean_and_split(read)
+            kept = without_templates(row.source_path, paragraphs, templates or {})
+            out.template_paragraphs += len(paragraphs) - len(kept)
+            cleaned.append((row, kept))
         except Exception as err:  # one bad file must never stop the others
             out.rejections.append(Rejection(read.source_path, f"failed while cleaning: {type(err).__name__}: {err}",
                                             read.sha256, read.size, read.mtime_ns))
@@ -75,6 +84,21 @@ def prepare_files(files: list[FoundFile], settings: Settings) -> ChunkResult:
         else:
             out.documents.append(doc)
     return out
+
+
+def source_folder(source_path: str) -> str:
+    """The folder a file sits in, relative to the drop folder ('' at its top): its source, as in the
+    warehouse's `source_of` macro."""
+    return source_path.rpartition("/")[0]
+
+
+def without_templates(source_path: str, paragraphs: list[str], templates: Mapping[str, frozenset[int]]) -> list[str]:
+    """The paragraphs that are not a template passage of the file's source (005_templates.sql), compared by
+    the hash of their normalised text, as stored in document_paragraphs.norm_hash."""
+    known = templates.get(source_folder(source_path))
+    if not known:
+        return paragraphs
+    return [p for p in paragraphs if content_hash(" ".join(normalize_sentences(p))) not in known]
 
 
 def _lap(seconds: Counter, stage: str, since: float) -> float:
@@ -144,4 +168,5 @@ def merge_chunks(chunks: list[ChunkResult], discovery_rejections: list[Rejection
         out.rejections.extend(c.rejections)
         out.unchanged.extend(c.unchanged)
         out.seconds.update(c.seconds)
+        out.template_paragraphs += c.template_paragraphs
     return out

@@ -139,3 +139,35 @@ def test_a_run_failing_in_a_later_batch_keeps_whole_files_and_the_rerun_complete
     assert (summary["run_id"], summary["files_new"], summary["files_unchanged"]) == (2, 3, 2)
     assert table(db, "SELECT count(*) FROM documents") == [(5,)]
     assert table(db, "SELECT n_occurrences FROM paragraphs WHERE text LIKE 'Analysts believe%'") == [(2,)]
+
+
+TEMPLATE = ("Our newsroom depends on readers like you, so please consider a subscription to support "
+            "independent local reporting this year.")
+
+
+def _outlet_story(folder: Path, i: int, extra: str = TEMPLATE) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"story-{i}.txt").write_text(
+        f"Council story {i}\n\nThe council met on day {i} and agreed to fund {i + 2} new street lamps on the "
+        f"riverside path.\n\nResidents had asked for lighting on the path for {i + 3} years, a spokesperson said.\n\n"
+        f"{extra}\n", encoding="utf-8")
+
+
+def test_a_source_folders_template_passage_is_learned_and_dropped_from_its_later_files(tmp_path: Path):
+    raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
+    for i in range(5):
+        _outlet_story(raw / "outlet", i)
+    (raw / "elsewhere.txt").write_text(f"Another paper\n\nA different story about the harbor, told at length by a "
+                                       f"different paper this week.\n\n{TEMPLATE}\n", encoding="utf-8")
+    first = ingest_flow(str(raw), str(db))
+    assert first["paragraphs_template"] == 0  # nothing known yet: stored as it came
+    assert table(db, "SELECT source, n_files, source_files FROM template_passages(5, 0.6)") == [("outlet", 5, 5)]
+    _outlet_story(raw / "outlet", 5)
+    _outlet_story(raw / "other", 6)
+    second = ingest_flow(str(raw), str(db))
+    assert second["paragraphs_template"] == 1
+    kept = dict(table(db, f"""SELECT d.source_path, count(*) FILTER (WHERE dp.text = '{TEMPLATE}') FROM documents d
+                              JOIN document_paragraphs dp USING (doc_id) WHERE d.run_id = 2 GROUP BY 1"""))
+    # Dropped from the outlet's new file; kept in another source's file, where it is no template.
+    assert kept == {"outlet/story-5.txt": 0, "other/story-6.txt": 1}
+    assert table(db, "SELECT n_paragraphs FROM documents WHERE source_path = 'outlet/story-5.txt'") == [(2,)]

@@ -11,6 +11,7 @@ from flows.warehouse.connection import (
     next_run_id,
     query,
     schema_dir,
+    template_hashes,
 )
 from flows.warehouse.load import (
     RUN_COUNTS,
@@ -27,5 +28,5 @@ from flows.warehouse.outputs import EXPORTED, export, search, status
 __all__ = [
     "EXPORTED", "RUN_COUNTS", "DocumentRow", "RunRecord", "WarehouseError", "check_settings", "connect", "export",
     "fetch_stored", "finish_run", "fts_extension", "known_files", "load_run", "migrate", "migrations", "next_run_id",
-    "query", "transaction", "schema_dir", "search", "status", "write_batch",
+    "query", "transaction", "schema_dir", "search", "status", "template_hashes", "write_batch",
 ]

@@ -163,6 +163,18 @@ def known_files(con: duckdb.DuckDBPyConnection) -> list[KnownFile]:
     return [KnownFile(*r) for r in rows]
 
 
+def template_hashes(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, frozenset[int]]:
+    """Each source folder's template passages (005_templates.sql), as normalised-text hashes."""
+    if settings.template_min_docs == 0:
+        return {}
+    rows = con.execute("SELECT source, norm_hash FROM template_passages(?, ?)",
+                       [settings.template_min_docs, settings.template_share]).fetchall()
+    out: dict[str, set[int]] = {}
+    for source, norm_hash in rows:
+        out.setdefault(source, set()).add(norm_hash)
+    return {source: frozenset(hashes) for source, hashes in out.items()}
+
+
 def next_run_id(con: duckdb.DuckDBPyConnection) -> int:
     """The id of the next run: after every run that committed anything, finished or not."""
     return con.execute(

@@ -133,6 +133,10 @@ def test_every_kind_of_bad_input_is_recorded_and_the_good_files_go_through(tmp_p
     weird = ["space and ünïcödé name.txt", "new\nline.txt"]
     for name in weird:
         (raw / name).write_text("\n\n".join(WIRE) + "\n\nA line only this odd file carries, about the harbor's new clock tower.\n")
+    # Malformed HTML (unclosed and stray tags) is repaired by the parser and goes through.
+    (raw / "malformed.html").write_text("<html><body><div><p>" + WIRE[1] + "<b>bold <i>and</p></span></table><p>"
+                                        "A closing line that only the malformed page has, about the ferry's timetable.")
+    weird.append("malformed.html")
     (raw / "page.html.gz").write_bytes(gzip.compress(b"<html><head><title>Ferry</title></head><body><article><p>"
                                                      + WIRE[0].encode() + b"</p></article></body></html>"))
     whole = gzip.compress(("\n\n".join(WIRE) * 20).encode())

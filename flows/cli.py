@@ -276,6 +276,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     """The last runs, the files waiting in the drop folder, and the files rejected."""
     from flows import warehouse
     from flows.discover import discover_files
+    from flows.read import known_content
 
     settings = load_settings({"raw": args.raw, "warehouse": args.warehouse})
     if not settings.warehouse.exists():
@@ -294,7 +295,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     sys.stdout.write(render(*report["runs"], "table"))
     if settings.raw.is_dir():
         found = discover_files(settings.raw, known, settings.settle_seconds)
-        waiting = [f.source_path for f in found.files if not _same_content(f)] + [r.source_path for r in found.rejected]
+        waiting = [f.source_path for f in found.files if not known_content(f)] + [r.source_path for r in found.rejected]
         print(f"\ndrop folder {settings.raw}: {len(waiting) + found.pending} files waiting for the next run"
               + (f" ({found.pending} still being written)" if found.pending else ""))
         for name in waiting[:10]:
@@ -306,19 +307,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     print("\nrejected files")
     sys.stdout.write(render(*report["rejected"], "table"))
     return 0
-
-
-def _same_content(found) -> bool:
-    """A listed file whose bytes the warehouse already has under its path (touched, not changed)."""
-    import hashlib
-
-    if not found.known_sha256:
-        return False
-    try:
-        with open(found.path, "rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest() in found.known_sha256
-    except OSError:
-        return False
 
 
 def cmd_export(args: argparse.Namespace) -> int:

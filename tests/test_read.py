@@ -125,3 +125,14 @@ def test_a_sidecar_completes_the_metadata_and_a_bad_one_is_a_clear_rejection(tmp
         (tmp_path / "bad.txt.meta.json").write_text(sidecar)
         out = read_file(_found(tmp_path, "bad.txt", page), 10_000)
         assert isinstance(out, Rejection) and out.reason == reason
+
+
+def test_known_content_tells_a_touched_file_from_a_changed_one(tmp_path: Path):
+    import hashlib
+
+    from flows.read import known_content
+
+    data = b"The same story, touched but not edited."
+    assert known_content(_found(tmp_path, "a.txt", data, frozenset({hashlib.sha256(data).hexdigest()})))
+    assert not known_content(_found(tmp_path, "b.txt", data + b" Edited.", frozenset({hashlib.sha256(data).hexdigest()})))
+    assert not known_content(_found(tmp_path, "c.txt", data))  # a path the warehouse has never seen

@@ -129,6 +129,32 @@ def test_html_uses_trafilatura_metadata_and_drops_the_title_paragraph():
     assert not any("Most read" in p or "All rights reserved" in p for p in paragraphs)
 
 
+def _tram_page(*blocks: str) -> str:
+    """An invented news page: navigation, an <article> with the headline and the given blocks, a footer."""
+    return (
+        "<html><head><title>Tram line to reach the airport by 2027</title></head><body>"
+        '<nav><a href="/">Home</a> <a href="/world">World</a></nav>'
+        "<article><h1>Tram line to reach the airport by 2027</h1>" + "".join(blocks) + "</article>"
+        "<footer>All rights reserved</footer></body></html>"
+    )
+
+
+def test_html_paragraphs_are_the_blocks_of_the_extraction():
+    html = _tram_page(
+        f"<p>{ARTICLE[0]}</p><p>{ARTICLE[1]}</p>",
+        "<p>The stops on the first section:</p>",
+        "<ul><li>Central Station and the old <b>market</b> hall</li><li>University campus and the science park</li></ul>",
+        "<p>Opening hours of the ticket office:<br>Monday to Friday, 7 am to 7 pm<br>Saturday, 9 am to noon</p>",
+        f"<p>{ARTICLE[2]}</p>",
+    )
+    assert split_paragraphs(clean_html(html).body)[1:] == [
+        ARTICLE[0], ARTICLE[1], "The stops on the first section:",
+        "Central Station and the old market hall", "University campus and the science park",
+        "Opening hours of the ticket office:", "Monday to Friday, 7 am to 7 pm", "Saturday, 9 am to noon",
+        ARTICLE[2],
+    ]
+
+
 def test_html_with_no_article_falls_back_to_visible_text():
     html = "<html><body><div>" + "<span>Short</span>" * 3 + "<div>The committee met on Thursday and agreed, after a long debate about costs and timing, to keep the pool open all winter.</div></div></body></html>"
     result = clean_html(html)

@@ -1,4 +1,7 @@
-"""HTML cleaner: trafilatura's main-text extraction and metadata, with a fallback so no page is lost."""
+"""HTML cleaner: trafilatura's main-text extraction and metadata, with a fallback so no page is lost.
+
+Paragraphs are the blocks of trafilatura's extracted structure.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,9 @@ import trafilatura
 from flows.clean.metadata import Extraction
 from flows.clean.text import clean_text
 
+# What a <lb/> becomes in the extracted text, so that the lines it separates can be told apart.
+_LINE_BREAK = "\u2028"
+
 
 def clean_html(html: str) -> Extraction:
     """Extract the article with trafilatura; if it finds none, clean the page's visible text instead."""
@@ -18,14 +24,13 @@ def clean_html(html: str) -> Extraction:
         html, include_comments=False, include_tables=True, deduplicate=False, with_metadata=True
     )
     meta = doc if doc is not None else trafilatura.extract_metadata(html)
-    body = _paragraphs(doc.text) if doc is not None and doc.text else ""
+    title = meta.title if meta else None
+    body = "\n\n".join(_blocks(doc))
     method = "trafilatura"
     if not body.strip():
         body, text_meta = clean_text(trafilatura.html2txt(html) or "")
         method = "html2txt+text"
-        title = (meta.title if meta else None) or text_meta.title
-    else:
-        title = meta.title if meta else None
+        title = title or text_meta.title
     return Extraction(
         body=body,
         title=title or None,
@@ -38,9 +43,30 @@ def clean_html(html: str) -> Extraction:
     )
 
 
-def _paragraphs(text: str) -> str:
-    """trafilatura's text has one paragraph per line; the warehouse wants blank-line-separated paragraphs."""
-    return "\n\n".join(line.strip() for line in text.split("\n") if line.strip())
+def _blocks(doc) -> list[str]:
+    """One paragraph per block of the extracted structure: a paragraph, heading or quote (each line of it,
+    when it has line breaks), each item of a list, each row of a table (cells joined by " | "), and each
+    run of text between blocks. A list or table nested in an item or cell is part of its text."""
+    if doc is None or doc.body is None:
+        return []
+    for br in doc.body.iter("lb"):
+        br.tail = _LINE_BREAK + (br.tail or "")
+    out = [doc.body.text or ""]
+    for block in doc.body:
+        if block.tag == "list":
+            out += [line for item in block.findall("item") for line in _lines(item)]
+        elif block.tag == "table":
+            out += [" | ".join(" ".join(_lines(cell)) for cell in row.findall("cell")) for row in block.findall("row")]
+        else:
+            out += _lines(block)
+        out.append(block.tail or "")
+    return [line for text in out for line in _lines(text) if line.strip(" |")]
+
+
+def _lines(node) -> list[str]:
+    """The lines of an element or a string, whitespace collapsed."""
+    text = node if isinstance(node, str) else "".join(node.itertext())
+    return [" ".join(line.split()) for line in text.split(_LINE_BREAK) if line.strip()]
 
 
 def _parse_date(value: str | None) -> datetime | None:

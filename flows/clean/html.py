@@ -1,6 +1,6 @@
 """HTML cleaner: trafilatura's main-text extraction and metadata, with a fallback so no page is lost.
 
-Paragraphs are the blocks of trafilatura's extracted structure.
+Paragraphs are the blocks of trafilatura's extracted structure, less the headline (the title is metadata).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import trafilatura
 
 from flows.clean.metadata import Extraction
 from flows.clean.text import clean_text
+from flows.split import normalize
 
 # What a <lb/> becomes in the extracted text, so that the lines it separates can be told apart.
 _LINE_BREAK = "\u2028"
@@ -25,7 +26,7 @@ def clean_html(html: str) -> Extraction:
     )
     meta = doc if doc is not None else trafilatura.extract_metadata(html)
     title = meta.title if meta else None
-    body = "\n\n".join(_blocks(doc))
+    body = "\n\n".join(_drop_title(_blocks(doc), title))
     method = "trafilatura"
     if not body.strip():
         body, text_meta = clean_text(trafilatura.html2txt(html) or "")
@@ -67,6 +68,13 @@ def _lines(node) -> list[str]:
     """The lines of an element or a string, whitespace collapsed."""
     text = node if isinstance(node, str) else "".join(node.itertext())
     return [" ".join(line.split()) for line in text.split(_LINE_BREAK) if line.strip()]
+
+
+def _drop_title(blocks: list[str], title: str | None) -> list[str]:
+    """The title is metadata: drop the headline block that opens the extraction."""
+    if blocks and title and normalize(blocks[0]) == normalize(title):
+        return blocks[1:]
+    return blocks
 
 
 def _parse_date(value: str | None) -> datetime | None:

@@ -155,6 +155,21 @@ def test_html_paragraphs_are_the_blocks_of_the_extraction_less_the_headline():
     ]
 
 
+def test_html_drops_captions_teasers_and_prompts_inside_the_article():
+    newsletter = ("The authority will also send a monthly newsletter to residents along the route, with the dates of "
+                  "road closures and night works, and has opened a hotline for complaints about noise; readers can "
+                  "subscribe to the newsletter on the authority's website, which also lists every stop.")
+    html = _tram_page(
+        f"<p>{ARTICLE[0]}</p>",
+        "<p>Photo: A tram at the central station. (Planet Photo/Jimmy Olsen)</p>",
+        f"<p>{ARTICLE[1]}</p>",
+        "<p>READ MORE: Bus fares to rise in September</p>",
+        f"<p>{newsletter}</p><p>{ARTICLE[2]}</p>",
+        "<p>Get the day's top stories delivered to your inbox every morning. Subscribe to our newsletters.</p>",
+    )
+    assert split_paragraphs(clean_html(html).body) == [ARTICLE[0], ARTICLE[1], newsletter, ARTICLE[2]]
+
+
 def test_html_with_no_article_falls_back_to_visible_text():
     html = "<html><body><div>" + "<span>Short</span>" * 3 + "<div>The committee met on Thursday and agreed, after a long debate about costs and timing, to keep the pool open all winter.</div></div></body></html>"
     result = clean_html(html)

@@ -1,6 +1,8 @@
 """HTML cleaner: trafilatura's main-text extraction and metadata, with a fallback so no page is lost.
 
-Paragraphs are the blocks of trafilatura's extracted structure, less the headline (the title is metadata).
+Paragraphs are the blocks of trafilatura's extracted structure. Among them, the title (metadata), photo
+captions and credits, teasers of other stories and newsletter or follow-us prompts are dropped, judged by
+the plain-text cleaner's line classes.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from datetime import datetime
 import trafilatura
 
 from flows.clean.metadata import Extraction
-from flows.clean.text import clean_text
+from flows.clean.text import clean_text, is_prompt, line_kinds
 from flows.split import normalize
 
 # What a <lb/> becomes in the extracted text, so that the lines it separates can be told apart.
@@ -26,7 +28,7 @@ def clean_html(html: str) -> Extraction:
     )
     meta = doc if doc is not None else trafilatura.extract_metadata(html)
     title = meta.title if meta else None
-    body = "\n\n".join(_drop_title(_blocks(doc), title))
+    body = "\n\n".join(_drop_asides(_drop_title(_blocks(doc), title)))
     method = "trafilatura"
     if not body.strip():
         body, text_meta = clean_text(trafilatura.html2txt(html) or "")
@@ -75,6 +77,21 @@ def _drop_title(blocks: list[str], title: str | None) -> list[str]:
     if blocks and title and normalize(blocks[0]) == normalize(title):
         return blocks[1:]
     return blocks
+
+
+def _drop_asides(blocks: list[str]) -> list[str]:
+    """Drop photo captions and credits, "read more" teasers, cut-off summaries of other stories and
+    newsletter or follow-us prompts, which trafilatura keeps when they sit inside the article's container."""
+    return [b for b, kind in zip(blocks, line_kinds(blocks)) if kind != "aside" and not _is_short_prompt(b)]
+
+
+# Longer than this, a block is a paragraph of the article even if it mentions newsletters or cookies.
+_PROMPT_WORDS = 40
+
+
+def _is_short_prompt(block: str) -> bool:
+    """A prompt of a few sentences at most (see `text.is_prompt`)."""
+    return len(block.split()) <= _PROMPT_WORDS and is_prompt(block)
 
 
 def _parse_date(value: str | None) -> datetime | None:

@@ -205,7 +205,7 @@ def test_cleaning_quality_on_the_benchmark_stays_above_its_floor():
 
 
 TEXT_F1_FLOOR = 0.90  # measured 0.926 on these 60 pages (0.926 on all 181: tests/benchmarks/cleaning.py)
-HTML_F1_FLOOR = 0.93  # measured 0.952 on these 30 pages (0.958 on all 181)
+HTML_F1_FLOOR = 0.94  # measured 0.956 on these 30 pages (0.962 on all 181)
 
 
 def test_unspaced_scripts_are_kept_as_prose():

@@ -2,7 +2,8 @@
 
 Per page: lowercase word tokens, the set of 4-token shingles of the prediction and of the gold text,
 precision, recall and F1; averaged over the 181 pages. Plain text: our cleaner on the whole-page text.
-HTML: our HTML cleaner (trafilatura + fallback) on the saved pages. Also pages/s for each.
+HTML: our HTML cleaner (trafilatura's blocks less the title, captions, teasers and prompts; + fallback)
+on the saved pages. Also pages/s for each.
 The rules of both cleaners are developed on the even pages of the sorted ids (dev) and checked on the odd ones
 (held-out): a held-out F1 far below dev's would mean the rules fit these pages rather than pages in general.
 

@@ -1,4 +1,9 @@
-"""HTML cleaner: trafilatura's main-text extraction and metadata, with a fallback so no page is lost."""
+"""HTML cleaner: trafilatura's main-text extraction and metadata, with a fallback so no page is lost.
+
+Paragraphs are the blocks of trafilatura's extracted structure. Among them, the title (metadata), photo
+captions and credits, teasers of other stories and newsletter or follow-us prompts are dropped, judged by
+the plain-text cleaner's line classes.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,11 @@ from datetime import datetime
 import trafilatura
 
 from flows.clean.metadata import Extraction
-from flows.clean.text import clean_text
+from flows.clean.text import clean_text, is_prompt, line_kinds
+from flows.split import normalize
+
+# What a <lb/> becomes in the extracted text, so that the lines it separates can be told apart.
+_LINE_BREAK = "\u2028"
 
 
 def clean_html(html: str) -> Extraction:
@@ -18,14 +27,13 @@ def clean_html(html: str) -> Extraction:
         html, include_comments=False, include_tables=True, deduplicate=False, with_metadata=True
     )
     meta = doc if doc is not None else trafilatura.extract_metadata(html)
-    body = _paragraphs(doc.text) if doc is not None and doc.text else ""
+    title = meta.title if meta else None
+    body = "\n\n".join(_drop_asides(_drop_title(_blocks(doc), title)))
     method = "trafilatura"
     if not body.strip():
         body, text_meta = clean_text(trafilatura.html2txt(html) or "")
         method = "html2txt+text"
-        title = (meta.title if meta else None) or text_meta.title
-    else:
-        title = meta.title if meta else None
+        title = title or text_meta.title
     return Extraction(
         body=body,
         title=title or None,
@@ -38,9 +46,52 @@ def clean_html(html: str) -> Extraction:
     )
 
 
-def _paragraphs(text: str) -> str:
-    """trafilatura's text has one paragraph per line; the warehouse wants blank-line-separated paragraphs."""
-    return "\n\n".join(line.strip() for line in text.split("\n") if line.strip())
+def _blocks(doc) -> list[str]:
+    """One paragraph per block of the extracted structure: a paragraph, heading or quote (each line of it,
+    when it has line breaks), each item of a list, each row of a table (cells joined by " | "), and each
+    run of text between blocks. A list or table nested in an item or cell is part of its text."""
+    if doc is None or doc.body is None:
+        return []
+    for br in doc.body.iter("lb"):
+        br.tail = _LINE_BREAK + (br.tail or "")
+    out = [doc.body.text or ""]
+    for block in doc.body:
+        if block.tag == "list":
+            out += [line for item in block.findall("item") for line in _lines(item)]
+        elif block.tag == "table":
+            out += [" | ".join(" ".join(_lines(cell)) for cell in row.findall("cell")) for row in block.findall("row")]
+        else:
+            out += _lines(block)
+        out.append(block.tail or "")
+    return [line for text in out for line in _lines(text) if line.strip(" |")]
+
+
+def _lines(node) -> list[str]:
+    """The lines of an element or a string, whitespace collapsed."""
+    text = node if isinstance(node, str) else "".join(node.itertext())
+    return [" ".join(line.split()) for line in text.split(_LINE_BREAK) if line.strip()]
+
+
+def _drop_title(blocks: list[str], title: str | None) -> list[str]:
+    """The title is metadata: drop the headline block that opens the extraction."""
+    if blocks and title and normalize(blocks[0]) == normalize(title):
+        return blocks[1:]
+    return blocks
+
+
+def _drop_asides(blocks: list[str]) -> list[str]:
+    """Drop photo captions and credits, "read more" teasers, cut-off summaries of other stories and
+    newsletter or follow-us prompts, which trafilatura keeps when they sit inside the article's container."""
+    return [b for b, kind in zip(blocks, line_kinds(blocks)) if kind != "aside" and not _is_short_prompt(b)]
+
+
+# Longer than this, a block is a paragraph of the article even if it mentions newsletters or cookies.
+_PROMPT_WORDS = 40
+
+
+def _is_short_prompt(block: str) -> bool:
+    """A prompt of a few sentences at most (see `text.is_prompt`)."""
+    return len(block.split()) <= _PROMPT_WORDS and is_prompt(block)
 
 
 def _parse_date(value: str | None) -> datetime | None:

@@ -125,6 +125,18 @@ def clean_text(content: str) -> tuple[str, TextMetadata]:
     return "\n\n".join(u.text for u in body), TextMetadata(title, published, author)
 
 
+def line_kinds(lines: list[str]) -> list[str]:
+    """The class of each line as `clean_text` judges a page's lines (prose, short, aside, chrome, end, wall):
+    for callers that already hold an article's blocks and want the same evidence."""
+    known = _has_known_stopwords(lines)
+    return [_classify(line, known).kind for line in lines]
+
+
+def is_prompt(line: str) -> bool:
+    """A newsletter, follow-us, cookie or comment-form prompt: the running-text part of the chrome class."""
+    return len(line) <= 1000 and bool(_PROMPT.search(line.lower()))
+
+
 def _list_end(units: list[_Unit], last: int) -> int:
     """Where the article ends when its last paragraph introduces a list with a colon: after the run of
     short lines that follows (the list's items)."""

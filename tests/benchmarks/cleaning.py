@@ -2,8 +2,9 @@
 
 Per page: lowercase word tokens, the set of 4-token shingles of the prediction and of the gold text,
 precision, recall and F1; averaged over the 181 pages. Plain text: our cleaner on the whole-page text.
-HTML: our HTML cleaner (trafilatura + fallback) on the saved pages. Also pages/s for each.
-The text cleaner's rules are developed on the even pages of the sorted ids (dev) and checked on the odd ones
+HTML: our HTML cleaner (trafilatura's blocks less the title, captions, teasers and prompts; + fallback)
+on the saved pages. Also pages/s for each.
+The rules of both cleaners are developed on the even pages of the sorted ids (dev) and checked on the odd ones
 (held-out): a held-out F1 far below dev's would mean the rules fit these pages rather than pages in general.
 
     python tests/benchmarks/cleaning.py
@@ -69,8 +70,11 @@ def main() -> None:
     # The gold has one metadata field, the URL: how often the HTML path finds it.
     urls = sum(_same_url(e.url, gold[i]["url"]) for e, i in zip(extracted, ids))
     text_scores = [scores(b, gold[i]["articleBody"]) for b, i in zip(text, ids)]
+    html_scores = [scores(b, gold[i]["articleBody"]) for b, i in zip(bodies, ids)]
     rows.insert(3, ("  dev (even ids)", mean(text_scores[0::2]), None))
     rows.insert(4, ("  held-out (odd ids)", mean(text_scores[1::2]), None))
+    rows.append(("  dev (even ids)", mean(html_scores[0::2]), None))
+    rows.append(("  held-out (odd ids)", mean(html_scores[1::2]), None))
     print(f"{len(ids)} pages")
     print(f"{'':<30} {'precision':>9} {'recall':>7} {'F1':>7} {'pages/s':>8}")
     for name, (p, r, f), rate in rows:

@@ -129,6 +129,11 @@ def test_html_uses_trafilatura_metadata_and_drops_the_title_paragraph():
     assert not any("Most read" in p or "All rights reserved" in p for p in paragraphs)
 
 
+def _cleaned_html(html: str):
+    """What a run makes of an HTML page (clean_document: the HTML cleaner, then the title out of the body)."""
+    return clean_document(RawDocument("page.html", "", len(html), 0, "html", "utf-8", html))
+
+
 def _tram_page(*blocks: str) -> str:
     """An invented news page: navigation, an <article> with the headline and the given blocks, a footer."""
     return (
@@ -147,7 +152,7 @@ def test_html_paragraphs_are_the_blocks_of_the_extraction_less_the_headline():
         "<p>Opening hours of the ticket office:<br>Monday to Friday, 7 am to 7 pm<br>Saturday, 9 am to noon</p>",
         f"<p>{ARTICLE[2]}</p>",
     )
-    assert split_paragraphs(clean_html(html).body) == [
+    assert split_paragraphs(_cleaned_html(html).body) == [
         ARTICLE[0], ARTICLE[1], "The stops on the first section:",
         "Central Station and the old market hall", "University campus and the science park",
         "Opening hours of the ticket office:", "Monday to Friday, 7 am to 7 pm", "Saturday, 9 am to noon",
@@ -167,7 +172,7 @@ def test_html_drops_captions_teasers_and_prompts_inside_the_article():
         f"<p>{newsletter}</p><p>{ARTICLE[2]}</p>",
         "<p>Get the day's top stories delivered to your inbox every morning. Subscribe to our newsletters.</p>",
     )
-    assert split_paragraphs(clean_html(html).body) == [ARTICLE[0], ARTICLE[1], newsletter, ARTICLE[2]]
+    assert split_paragraphs(_cleaned_html(html).body) == [ARTICLE[0], ARTICLE[1], newsletter, ARTICLE[2]]
 
 
 def test_html_with_no_article_falls_back_to_visible_text():
@@ -197,7 +202,7 @@ def test_cleaning_quality_on_the_benchmark_stays_above_its_floor():
     ids = sorted(gold)[:60]
     text_f1 = sum(scores(clean_text(pages[i]["articleBody"])[0], gold[i]["articleBody"])[2] for i in ids) / len(ids)
     html_f1 = sum(
-        scores(clean_html(gzip.decompress((bench / "html" / f"{i}.html.gz").read_bytes()).decode("utf-8")).body,
+        scores(_cleaned_html(gzip.decompress((bench / "html" / f"{i}.html.gz").read_bytes()).decode("utf-8")).body,
                gold[i]["articleBody"])[2] for i in ids[:30]
     ) / 30
     assert text_f1 >= TEXT_F1_FLOOR

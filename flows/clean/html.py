@@ -1,8 +1,8 @@
 """HTML cleaner: trafilatura's main-text extraction and metadata, with a fallback so no page is lost.
 
-Paragraphs are the blocks of trafilatura's extracted structure. Among them, the title (metadata), photo
-captions and credits, teasers of other stories and newsletter or follow-us prompts are dropped, judged by
-the plain-text cleaner's line classes.
+Paragraphs are the blocks of trafilatura's extracted structure. Among them, photo captions and credits,
+teasers of other stories and newsletter or follow-us prompts are dropped, judged by the plain-text
+cleaner's line classes. (The headline block goes in clean_document, as for plain text: the title is metadata.)
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import trafilatura
 
 from flows.clean.metadata import Extraction
 from flows.clean.text import clean_text, is_prompt, line_kinds
-from flows.split import normalize
 
 # What a <lb/> becomes in the extracted text, so that the lines it separates can be told apart.
 _LINE_BREAK = "\u2028"
@@ -28,7 +27,7 @@ def clean_html(html: str) -> Extraction:
     )
     meta = doc if doc is not None else trafilatura.extract_metadata(html)
     title = meta.title if meta else None
-    body = "\n\n".join(_drop_asides(_drop_title(_blocks(doc), title)))
+    body = "\n\n".join(_drop_asides(_blocks(doc)))
     method = "trafilatura"
     if not body.strip():
         body, text_meta = clean_text(trafilatura.html2txt(html) or "")
@@ -70,13 +69,6 @@ def _lines(node) -> list[str]:
     """The lines of an element or a string, whitespace collapsed."""
     text = node if isinstance(node, str) else "".join(node.itertext())
     return [" ".join(line.split()) for line in text.split(_LINE_BREAK) if line.strip()]
-
-
-def _drop_title(blocks: list[str], title: str | None) -> list[str]:
-    """The title is metadata: drop the headline block that opens the extraction."""
-    if blocks and title and normalize(blocks[0]) == normalize(title):
-        return blocks[1:]
-    return blocks
 
 
 def _drop_asides(blocks: list[str]) -> list[str]:

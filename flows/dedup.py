@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import combinations
 
 import numpy as np
 
@@ -188,25 +187,34 @@ def candidate_pairs(variants: list[NewVariant]) -> set[tuple[int, int]]:
     key, owner = np.concatenate([bands, sentences]), np.concatenate([band_owners, sentence_owners])
     if not len(key):
         return set()
-    # Sorted by key only: the order of owners inside a run does not matter (pairs are normalised below).
+    # Most keys belong to one variant only: drop them after a cheap sort on the key alone, then
+    # sort the few shared ones by key and owner.
     order = np.argsort(key)
     key, owner = key[order], owner[order]
-    # Runs of equal keys with at least two members: their start and end offsets.
+    shared = np.r_[key[1:] == key[:-1], False] | np.r_[False, key[1:] == key[:-1]]
+    key, owner = key[shared], owner[shared]
+    if not len(key):
+        return set()
+    order = np.lexsort((owner, key))
+    key, owner = key[order], owner[order]
+    # A variant holding one key twice counts once: each run of equal keys then lists its distinct
+    # owners in ascending order.
+    first = np.r_[True, (key[1:] != key[:-1]) | (owner[1:] != owner[:-1])]
+    key, owner = key[first], owner[first]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    ends = np.r_[starts[1:], len(key)]
-    sizes = ends - starts
-    # Runs of two (most of them) in one vectorised step, larger runs one by one.
-    two = starts[sizes == 2]
-    a, b = owner[two], owner[two + 1]
-    both = np.unique(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1)[a != b], axis=0)
-    pairs: set[tuple[int, int]] = set(map(tuple, both.tolist()))
-    for s, e in zip(starts[sizes > 2].tolist(), ends[sizes > 2].tolist()):
-        members = sorted(set(owner[s:e].tolist()))
-        if len(members) <= _MAX_BUCKET_PAIRS:
-            pairs.update(combinations(members, 2))
-        else:
-            pairs.update((members[0], m) for m in members[1:])
-            pairs.update(zip(members, members[1:]))
+    sizes = np.diff(np.r_[starts, len(key)])
+    # All pairs of every run of up to _MAX_BUCKET_PAIRS owners, vectorised over the runs of each size.
+    lows, highs = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    for size in np.unique(sizes[(sizes >= 2) & (sizes <= _MAX_BUCKET_PAIRS)]).tolist():
+        members = owner[starts[sizes == size][:, None] + np.arange(size)]  # (runs, size), rows ascending
+        i, j = np.triu_indices(size, 1)
+        lows.append(members[:, i].ravel())
+        highs.append(members[:, j].ravel())
+    pairs: set[tuple[int, int]] = set(zip(np.concatenate(lows).tolist(), np.concatenate(highs).tolist()))
+    for s, size in zip(starts[sizes > _MAX_BUCKET_PAIRS].tolist(), sizes[sizes > _MAX_BUCKET_PAIRS].tolist()):
+        members = owner[s:s + size].tolist()
+        pairs.update((members[0], m) for m in members[1:])
+        pairs.update(zip(members, members[1:]))
     return pairs
 
 

@@ -154,12 +154,15 @@ class _UnionFind:
         self.parent: dict[object, object] = {}
 
     def find(self, x: object) -> object:
-        self.parent.setdefault(x, x)
-        root = x
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[x] != root:
-            self.parent[x], x = root, self.parent[x]
+        parent = self.parent
+        up = parent.setdefault(x, x)
+        if up == x or parent[up] == up:  # a root or a root's child (path compression makes it most calls)
+            return up
+        root = up
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
         return root
 
     def union(self, a: object, b: object) -> None:

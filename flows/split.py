@@ -47,6 +47,11 @@ def normalize(text: str) -> str:
     return _normalize_pieces([text])[0]
 
 
+def normalize_texts(texts: list[str]) -> list[str]:
+    """`normalize` of many texts at once (one pass over the whole batch, same results)."""
+    return _normalize_pieces(texts)
+
+
 def normalize_sentences(text: str) -> list[str]:
     """The comparison form of each sentence of a paragraph; joined by spaces they give `normalize(text)`."""
     return normalize_paragraphs([text])[0]
@@ -68,6 +73,8 @@ def _normalize_pieces(pieces: list[str]) -> list[str]:
     boundary exactly like the start or end of a string; a NUL inside a piece was already a token
     boundary, so it is turned into a space first.
     """
+    if not pieces:
+        return []
     folded = _SEP.join(p.replace(_SEP, " ") for p in pieces)
     folded = unicodedata.normalize("NFKC", folded)
     for char, repl in _FOLD_PAIRS:

@@ -21,7 +21,7 @@ from flows import __version__
 from flows.dedup import DedupPlan, NewVariant, Stored, StoredCluster, key_owners, order_key
 from flows.discover import Rejection
 from flows.read import Unchanged
-from flows.split import normalize
+from flows.split import normalize_texts
 from flows.warehouse.connection import _now
 
 
@@ -77,8 +77,9 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant]) -> 
     for whole_id, part_id in link_rows:
         stored.parts.setdefault(whole_id, set()).add(part_id)
     variants_of: dict[str, dict[int, str]] = {}
-    for pid, h, text in variant_rows:
-        variants_of.setdefault(pid, {})[h] = normalize(text)
+    norms = normalize_texts([text for _, _, text in variant_rows])
+    for (pid, h, _), norm in zip(variant_rows, norms):
+        variants_of.setdefault(pid, {})[h] = norm
     for pid, published, run_id, source_path, doc_id, position, h, text in canon:
         stored.clusters[pid] = StoredCluster(
             paragraph_id=pid,

@@ -191,7 +191,7 @@ def candidate_pairs(variants: list[NewVariant]) -> set[tuple[int, int]]:
     if not len(key):
         return set()
     # Most keys belong to one variant only: drop them after a cheap sort on the key alone, then
-    # sort the few shared ones by key and owner.
+    # sort only the shared ones by key and owner (two sort passes).
     order = np.argsort(key)
     key, owner = key[order], owner[order]
     shared = np.r_[key[1:] == key[:-1], False] | np.r_[False, key[1:] == key[:-1]]

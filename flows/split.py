@@ -24,6 +24,7 @@ _FOLD_PAIRS = tuple(_FOLD.items())
 # The literal first, so the regex engine jumps from quote to quote; the lookbehind then checks the
 # character before it (same matches as (?<=\w)'(?=\w), about ten times faster).
 _INNER_APOSTROPHE = re.compile(r"'(?<=\w')(?=\w)")
+# Joins the pieces of a batch while they are normalised (see `_normalize_pieces`).
 _SEP = "\x00"
 _NON_WORDS = re.compile(r"[^\w\x00]+")
 

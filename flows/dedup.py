@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import combinations
 
 import numpy as np
 
@@ -155,12 +154,15 @@ class _UnionFind:
         self.parent: dict[object, object] = {}
 
     def find(self, x: object) -> object:
-        self.parent.setdefault(x, x)
-        root = x
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[x] != root:
-            self.parent[x], x = root, self.parent[x]
+        parent = self.parent
+        up = parent.setdefault(x, x)
+        if up == x or parent[up] == up:  # a root or a root's child (path compression makes it most calls)
+            return up
+        root = up
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
         return root
 
     def union(self, a: object, b: object) -> None:
@@ -171,35 +173,51 @@ class _UnionFind:
             self.parent[hi] = lo
 
 
+def key_owners(variants: list[NewVariant], attr: str) -> tuple[np.ndarray, np.ndarray]:
+    """The variants' band or sentence keys (`attr`), flat, and the norm_hash of each key's variant,
+    in variant order (variants too short for near matching have none)."""
+    arrays = [(v.norm_hash, getattr(v, attr)) for v in variants if getattr(v, attr) is not None]
+    if not arrays:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    owners = np.fromiter((h for h, _ in arrays), dtype=np.int64, count=len(arrays))
+    lengths = np.fromiter((len(k) for _, k in arrays), dtype=np.int64, count=len(arrays))
+    return np.concatenate([k for _, k in arrays]).astype(np.int64, copy=False), np.repeat(owners, lengths)
+
+
 def candidate_pairs(variants: list[NewVariant]) -> set[tuple[int, int]]:
     """Pairs of new variants that share an LSH band key or a sentence (sorted arrays, not a dict of buckets)."""
-    keys, owners = [], []
-    for v in variants:
-        for k in (v.band_keys, v.sentence_keys):
-            if k is not None and len(k):
-                keys.append(k)
-                owners.append(np.full(len(k), v.norm_hash, dtype=np.int64))
-    if not keys:
+    (bands, band_owners), (sentences, sentence_owners) = key_owners(variants, "band_keys"), key_owners(variants, "sentence_keys")
+    key, owner = np.concatenate([bands, sentences]), np.concatenate([band_owners, sentence_owners])
+    if not len(key):
         return set()
-    key, owner = np.concatenate(keys), np.concatenate(owners)
+    # Most keys belong to one variant only: drop them after a cheap sort on the key alone, then
+    # sort only the shared ones by key and owner (two sort passes).
+    order = np.argsort(key)
+    key, owner = key[order], owner[order]
+    shared = np.r_[key[1:] == key[:-1], False] | np.r_[False, key[1:] == key[:-1]]
+    key, owner = key[shared], owner[shared]
+    if not len(key):
+        return set()
     order = np.lexsort((owner, key))
     key, owner = key[order], owner[order]
-    # Runs of equal keys with at least two members: their start and end offsets.
+    # A variant holding one key twice counts once: each run of equal keys then lists its distinct
+    # owners in ascending order.
+    first = np.r_[True, (key[1:] != key[:-1]) | (owner[1:] != owner[:-1])]
+    key, owner = key[first], owner[first]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    ends = np.r_[starts[1:], len(key)]
-    sizes = ends - starts
-    # Runs of two (most of them) in one vectorised step, larger runs one by one.
-    two = starts[sizes == 2]
-    a, b = owner[two], owner[two + 1]
-    both = np.unique(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1)[a != b], axis=0)
-    pairs: set[tuple[int, int]] = set(map(tuple, both.tolist()))
-    for s, e in zip(starts[sizes > 2].tolist(), ends[sizes > 2].tolist()):
-        members = sorted(set(owner[s:e].tolist()))
-        if len(members) <= _MAX_BUCKET_PAIRS:
-            pairs.update(combinations(members, 2))
-        else:
-            pairs.update((members[0], m) for m in members[1:])
-            pairs.update(zip(members, members[1:]))
+    sizes = np.diff(np.r_[starts, len(key)])
+    # All pairs of every run of up to _MAX_BUCKET_PAIRS owners, vectorised over the runs of each size.
+    lows, highs = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    for size in np.unique(sizes[(sizes >= 2) & (sizes <= _MAX_BUCKET_PAIRS)]).tolist():
+        members = owner[starts[sizes == size][:, None] + np.arange(size)]  # (runs, size), rows ascending
+        i, j = np.triu_indices(size, 1)
+        lows.append(members[:, i].ravel())
+        highs.append(members[:, j].ravel())
+    pairs: set[tuple[int, int]] = set(zip(np.concatenate(lows).tolist(), np.concatenate(highs).tolist()))
+    for s, size in zip(starts[sizes > _MAX_BUCKET_PAIRS].tolist(), sizes[sizes > _MAX_BUCKET_PAIRS].tolist()):
+        members = owner[s:s + size].tolist()
+        pairs.update((members[0], m) for m in members[1:])
+        pairs.update(zip(members, members[1:]))
     return pairs
 
 
@@ -251,7 +269,8 @@ class _Shingles:
         share = self._part_share(sa, sc, inter)
         if share is not None:
             return "contained", share
-        return "near", inter / len(sa | sc) if sa | sc else 1.0
+        union = len(sa) + len(sc) - inter
+        return "near", inter / union if union else 1.0
 
 
 @dataclass
@@ -275,12 +294,13 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
     norms = {h: t for c in stored.clusters.values() for h, t in c.variants.items()}
     norms.update((v.norm_hash, v.norm) for v in variants)
     sh = _Shingles(norms, settings)
-    node = lambda h: ("c", stored.cluster_of[h]) if h in stored.cluster_of else ("n", h)  # noqa: E731
+    # Union-find node of every text: its stored cluster, or the new variant itself.
+    node = {h: ("c", stored.cluster_of[h]) if h in stored.cluster_of else ("n", h) for h in norms}
 
     # 1. verify candidates: near pairs are joined, containment pairs kept as (part, whole, containment)
     uf = _UnionFind()
     for v in variants:
-        uf.find(node(v.norm_hash))
+        uf.find(node[v.norm_hash])
     contained: list[tuple[int, int, float]] = []
     pairs = candidate_pairs(variants) | {(n, o) for n, o in stored.band_hits if n in eligible and o in norms}
     for a, b in sorted(pairs):
@@ -289,32 +309,36 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
             continue
         kind, value, part = rel
         if kind == "near":
-            uf.union(node(a), node(b))
+            uf.union(node[a], node[b])
         else:
             contained.append((part, b if part == a else a, value))
-            uf.find(node(a)), uf.find(node(b))
+            uf.find(node[a]), uf.find(node[b])
 
     # 2. components and their canonical occurrence (stored clusters bring their own canonical)
+    # Each occurrence as a canonical candidate, built once for both passes of `components`.
+    options = [(o.order, o.doc_id, o.position, o.norm_hash, o.text) for o in occurrences]
+
     def components() -> dict[object, _Component]:
         comps: dict[object, _Component] = {}
-        for occ in occurrences:
-            comps.setdefault(uf.find(node(occ.norm_hash)), _Component()).new.append(occ)
+        for occ, option in zip(occurrences, options):
+            comp = comps.setdefault(uf.find(node[occ.norm_hash]), _Component())
+            comp.new.append(occ)
+            comp.canon = option if comp.canon is None else min(comp.canon, option)
         for n in list(uf.parent):
             if n[0] == "c":
                 comps.setdefault(uf.find(n), _Component()).old.add(n[1])
         for comp in comps.values():
-            options = [(o.order, o.doc_id, o.position, o.norm_hash, o.text) for o in comp.new]
             for pid in comp.old:
                 c = stored.clusters[pid]
-                options.append((c.canonical_order, c.canonical_doc_id, c.canonical_position, c.canonical_hash, c.canonical_text))
-            comp.canon = min(options)
+                option = (c.canonical_order, c.canonical_doc_id, c.canonical_position, c.canonical_hash, c.canonical_text)
+                comp.canon = option if comp.canon is None else min(comp.canon, option)
         return comps
 
     comps = components()
     # 3. an earlier passage inside a later one that contains no other passage: a sentence was added
     parts_of: dict[object, set[object]] = {}
     for part, whole, _ in contained:
-        p, w = uf.find(node(part)), uf.find(node(whole))
+        p, w = uf.find(node[part]), uf.find(node[whole])
         if p != w and comps[p].order < comps[w].order and sh.contains(comps[w].canon[3], part):
             parts_of.setdefault(w, set()).add(p)
     # A stored paragraph already linked to the parts it merged is a merge, whatever this run adds.
@@ -331,7 +355,7 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
     wholes: dict[object, list[tuple]] = {}
     links: dict[tuple[object, object], float] = {}
     for part, whole, value in sorted(contained):
-        p, w = uf.find(node(part)), uf.find(node(whole))
+        p, w = uf.find(node[part]), uf.find(node[whole])
         if p == w:
             continue
         # Only a part of the passage itself (its canonical text), not of one variant of it, joins it.

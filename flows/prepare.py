@@ -16,7 +16,7 @@ from flows.config import Settings
 from flows.discover import FoundFile, Rejection
 from flows.fingerprint import content_hash, fingerprint_paragraphs, sentence_keys
 from flows.read import RawDocument, Unchanged, read_file
-from flows.split import normalize_sentences, split_paragraphs
+from flows.split import normalize_paragraphs, split_paragraphs
 from flows.warehouse import DocumentRow
 
 
@@ -137,8 +137,9 @@ def fingerprint_documents(items: list[tuple[DocumentRow, list[str]]], settings: 
     Paragraphs without a word (punctuation only) are dropped; a document left with none is None.
     """
     kept: list[tuple[DocumentRow, list[str], list[list[str]]]] = []
+    all_sentences = iter(normalize_paragraphs([t for _, texts in items for t in texts]))
     for row, texts in items:
-        sentences = [normalize_sentences(t) for t in texts]
+        sentences = [next(all_sentences) for _ in texts]
         keep = [i for i, s in enumerate(sentences) if s]
         kept.append((row, [texts[i] for i in keep], [sentences[i] for i in keep]))
     norms = [" ".join(s) for _, _, sentences in kept for s in sentences]

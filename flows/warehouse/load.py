@@ -15,14 +15,13 @@ from datetime import datetime
 from typing import Iterator
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 
 from flows import __version__
-from flows.dedup import DedupPlan, NewVariant, Stored, StoredCluster, order_key
+from flows.dedup import DedupPlan, NewVariant, Stored, StoredCluster, key_owners, order_key
 from flows.discover import Rejection
 from flows.read import Unchanged
-from flows.split import normalize
+from flows.split import normalize_texts
 from flows.warehouse.connection import _now
 
 
@@ -78,8 +77,9 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant]) -> 
     for whole_id, part_id in link_rows:
         stored.parts.setdefault(whole_id, set()).add(part_id)
     variants_of: dict[str, dict[int, str]] = {}
-    for pid, h, text in variant_rows:
-        variants_of.setdefault(pid, {})[h] = normalize(text)
+    norms = normalize_texts([text for _, _, text in variant_rows])
+    for (pid, h, _), norm in zip(variant_rows, norms):
+        variants_of.setdefault(pid, {})[h] = norm
     for pid, published, run_id, source_path, doc_id, position, h, text in canon:
         stored.clusters[pid] = StoredCluster(
             paragraph_id=pid,
@@ -95,10 +95,8 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant]) -> 
 
 def _key_table(variants: list, attr: str, column: str) -> pa.Table:
     """(key, norm_hash) rows of the variants' band or sentence keys (variants too short have none)."""
-    keys = [getattr(v, attr) for v in variants if getattr(v, attr) is not None]
-    owners = [np.full(len(getattr(v, attr)), v.norm_hash, dtype=np.int64) for v in variants if getattr(v, attr) is not None]
-    empty = np.zeros(0, dtype=np.int64)
-    return pa.table({column: np.concatenate(keys) if keys else empty, "norm_hash": np.concatenate(owners) if owners else empty})
+    keys, owners = key_owners(variants, attr)
+    return pa.table({column: keys, "norm_hash": owners})
 
 
 @dataclass(frozen=True)

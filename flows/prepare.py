@@ -98,7 +98,8 @@ def without_templates(source_path: str, paragraphs: list[str], templates: Mappin
     known = templates.get(source_folder(source_path))
     if not known:
         return paragraphs
-    return [p for p in paragraphs if content_hash(" ".join(normalize_sentences(p))) not in known]
+    norms = normalize_paragraphs(paragraphs)
+    return [p for p, sentences in zip(paragraphs, norms) if content_hash(" ".join(sentences)) not in known]
 
 
 def _lap(seconds: Counter, stage: str, since: float) -> float:

@@ -154,7 +154,7 @@ def _validate(s: Settings, source: str) -> None:
         (s.batch_files > 0, "batch_files must be positive"),
         (s.min_words >= 1, "min_words must be at least 1"),
         (s.task_runner in TASK_RUNNERS, f"task_runner must be one of {', '.join(TASK_RUNNERS)}"),
-        (s.workers >= 0, "workers must be 0 (one per core) or more"),
+        (s.workers >= 0, "workers must be 0 (the default count) or more"),
         (not s.dask_address or s.task_runner == "dask", "dask_address needs task_runner dask"),
         (s.minhash.shingle_size >= 1, "shingle_size must be at least 1"),
         (s.minhash.bands >= 1 and s.minhash.rows >= 1, "bands and rows must be at least 1"),

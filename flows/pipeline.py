@@ -17,7 +17,7 @@ from flows import warehouse
 from flows.config import Settings, load_settings
 from flows.dedup import collect_batch, plan_dedup
 from flows.discover import Discovery, chunked, discover_files
-from flows.prepare import ChunkResult, merge_chunks, prepare_files
+from flows.prepare import ChunkResult, merge_chunks, prepare_files, source_folder
 from flows.progress import file_progress
 from flows.runners import chunk_runner
 
@@ -76,7 +76,7 @@ def ingest_flow(raw: str | None = None, warehouse_path: str | None = None, optio
                  len(found.files), found.unchanged, len(found.rejected), found.pending)
 
         # Template passages learned from each source folder's files so far, dropped from its new files.
-        templates = warehouse.template_hashes(con, settings)
+        templates = warehouse.template_hashes(con, settings, {source_folder(f.source_path) for f in found.files})
         counts, seconds, dropped = Counter(files_unchanged=found.unchanged), Counter(), 0
         # 2. read -> clean -> split -> fingerprint, one task per chunk of files on the configured task runner
         with chunk_runner(settings) as runner, file_progress(len(found.files) + len(found.rejected)) as advance:

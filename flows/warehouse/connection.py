@@ -163,12 +163,13 @@ def known_files(con: duckdb.DuckDBPyConnection) -> list[KnownFile]:
     return [KnownFile(*r) for r in rows]
 
 
-def template_hashes(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, frozenset[int]]:
-    """Each source folder's template passages (005_templates.sql), as normalised-text hashes."""
-    if settings.template_min_docs == 0:
+def template_hashes(con: duckdb.DuckDBPyConnection, settings: Settings, sources: set[str]) -> dict[str, frozenset[int]]:
+    """The template passages (005_templates.sql) of these source folders, as normalised-text hashes."""
+    sources = {s for s in sources if s}
+    if settings.template_min_docs == 0 or not sources:
         return {}
-    rows = con.execute("SELECT source, norm_hash FROM template_passages(?, ?)",
-                       [settings.template_min_docs, settings.template_share]).fetchall()
+    rows = con.execute("SELECT source, norm_hash FROM template_passages_in(?, ?, ?)",
+                       [sorted(sources), settings.template_min_docs, settings.template_share]).fetchall()
     out: dict[str, set[int]] = {}
     for source, norm_hash in rows:
         out.setdefault(source, set()).add(norm_hash)

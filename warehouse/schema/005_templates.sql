@@ -6,16 +6,22 @@
 -- across sources, not within one, and stay.
 CREATE MACRO source_of(source_path) AS regexp_extract(source_path, '^(.*)/[^/]*$', 1);
 
-CREATE MACRO template_passages(min_docs, share) AS TABLE
+-- The template passages of the sources in the list `sources` (NULL: of every source). A run asks only
+-- for the sources of its own files, so its cost follows those sources, not the whole warehouse.
+CREATE MACRO template_passages_in(sources, min_docs, share) AS TABLE
     WITH docs AS (
         SELECT doc_id, source_path, source_of(source_path) AS source FROM documents
-    ), sources AS (
-        SELECT source, count(DISTINCT source_path) AS n_files FROM docs WHERE source <> '' GROUP BY source
+        WHERE source_of(source_path) <> '' AND (sources IS NULL OR list_contains(sources, source_of(source_path)))
+    ), counted AS (
+        SELECT source, count(DISTINCT source_path) AS n_files FROM docs GROUP BY source
     )
     SELECT * FROM (
         SELECT d.source, dp.norm_hash, count(DISTINCT d.source_path) AS n_files, s.n_files AS source_files,
                min(dp.text) AS text
-        FROM document_paragraphs dp JOIN docs d USING (doc_id) JOIN sources s USING (source)
+        FROM document_paragraphs dp JOIN docs d USING (doc_id) JOIN counted s USING (source)
         GROUP BY d.source, dp.norm_hash, s.n_files
     )
     WHERE n_files >= min_docs AND n_files >= share * source_files;
+
+CREATE MACRO template_passages(min_docs, share) AS TABLE
+    SELECT * FROM template_passages_in(NULL, min_docs, share);

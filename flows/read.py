@@ -45,7 +45,8 @@ class RawDocument:
     format: str
     encoding: str
     content: str
-    # Fields of the `<file name>.meta.json` sidecar beside the file, if there is one (checked, not parsed).
+    # Fields of the `<file name>.meta.json` sidecar beside the file, if there is one (checked; `published`
+    # already a datetime): see read_sidecar.
     sidecar: dict = field(default_factory=dict)
 
 

@@ -79,6 +79,10 @@ class Settings:
     threshold: float = 0.4
     # Paragraphs with fewer normalised words than this are matched exactly only.
     min_words: int = 6
+    # A pair sharing an LSH band but no sentence is verified only when their MinHash signatures agree on at
+    # least this share of values (the estimate of their Jaccard). Chance band hits between unrelated paragraphs
+    # agree on ~0.04; a pair at Jaccard 0.15 falls below 0.06 with probability 0.002, at 0.4 never in practice.
+    candidate_floor: float = 0.06
     # A paragraph is part of a passage when this share of its shingles is in it ...
     containment: float = 0.8
     # ... and it is at most this fraction of the passage's size (else it is a near-duplicate).
@@ -144,6 +148,7 @@ def _validate(s: Settings, source: str) -> None:
     checks = [
         (0.0 < s.threshold <= 1.0, "threshold must be in (0, 1]"),
         (0.0 < s.containment <= 1.0, "containment must be in (0, 1]"),
+        (0.0 <= s.candidate_floor < 1.0, "candidate_floor must be in [0, 1)"),
         (0.0 < s.part_ratio < 1.0, "part_ratio must be in (0, 1)"),
         (s.max_file_bytes > 0, "max_file_bytes must be positive"),
         (s.lock_wait_seconds >= 0, "lock_wait_seconds must be 0 or more"),

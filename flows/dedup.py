@@ -27,6 +27,8 @@ import numpy as np
 
 from flows.config import Settings
 from flows.fingerprint import shingle_set
+from flows.gc_pause import gc_paused
+from flows.split import normalize_texts
 
 # Published-date stand-in for undated documents: they sort after every dated one.
 UNDATED = datetime.max
@@ -79,7 +81,8 @@ class StoredCluster:
     canonical_position: int
     canonical_hash: int
     canonical_text: str
-    # norm_hash -> normalised text of every distinct variant already in the cluster
+    # norm_hash -> the text of one occurrence of every distinct variant already in the cluster, as stored
+    # (not normalised: plan_dedup normalises only the variants it compares)
     variants: dict[int, str]
 
 
@@ -102,6 +105,9 @@ class ParagraphRow:
     first_doc_id: str
     first_position: int
     norm_hash: int
+    # Already in the warehouse (its occurrences changed). A passage's id is derived from its canonical
+    # occurrence, so a stored id's text never changes: its search terms stay as they are.
+    known: bool = False
 
 
 @dataclass(frozen=True)
@@ -184,10 +190,28 @@ def key_owners(variants: list[NewVariant], attr: str) -> tuple[np.ndarray, np.nd
     return np.concatenate([k for _, k in arrays]).astype(np.int64, copy=False), np.repeat(owners, lengths)
 
 
-def candidate_pairs(variants: list[NewVariant]) -> set[tuple[int, int]]:
-    """Pairs of new variants that share an LSH band key or a sentence (sorted arrays, not a dict of buckets)."""
-    (bands, band_owners), (sentences, sentence_owners) = key_owners(variants, "band_keys"), key_owners(variants, "sentence_keys")
-    key, owner = np.concatenate([bands, sentences]), np.concatenate([band_owners, sentence_owners])
+def agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Share of equal values in each pair of signature rows a[i], b[i]: MinHash's estimate of their Jaccard."""
+    if not len(a):
+        return np.zeros(0)
+    return (a == b).mean(axis=1)
+
+
+def candidate_pairs(variants: list[NewVariant], floor: float = 0.0) -> set[tuple[int, int]]:
+    """Pairs of new variants worth verifying: those sharing a sentence, and those sharing an LSH band key whose
+    signatures agree on at least `floor` of their values (see Settings.candidate_floor)."""
+    sentences = _shared_key_pairs(*key_owners(variants, "sentence_keys"))
+    banded = _shared_key_pairs(*key_owners(variants, "band_keys")) - sentences
+    if floor > 0 and banded:
+        sig = {v.norm_hash: v.signature for v in variants}
+        pairs = sorted(banded)
+        agree = agreement(np.stack([sig[a] for a, _ in pairs]), np.stack([sig[b] for _, b in pairs]))
+        banded = {p for p, keep in zip(pairs, (agree >= floor).tolist()) if keep}
+    return sentences | banded
+
+
+def _shared_key_pairs(key: np.ndarray, owner: np.ndarray) -> set[tuple[int, int]]:
+    """Pairs of owners (ascending) that hold a common key (sorted arrays, not a dict of buckets)."""
     if not len(key):
         return set()
     # Most keys belong to one variant only: drop them after a cheap sort on the key alone, then
@@ -222,13 +246,21 @@ def candidate_pairs(variants: list[NewVariant]) -> set[tuple[int, int]]:
 
 
 class _Shingles:
-    """Shingle sets of normalised texts, computed once each, and the relations between them."""
+    """Shingle sets of normalised texts, computed once each, and the relations between them.
 
-    def __init__(self, norms: dict[int, str], settings: Settings):
-        self.norms, self.settings, self.sets = norms, settings, {}
+    `raw` holds texts not normalised yet (stored variants): each is normalised when first compared, or
+    in one batch by `prepare`."""
+
+    def __init__(self, norms: dict[int, str], raw: dict[int, str], settings: Settings):
+        self.norms, self.raw, self.settings, self.sets = norms, raw, settings, {}
+
+    def prepare(self, hashes) -> None:
+        todo = [h for h in hashes if h not in self.norms and h in self.raw]
+        self.norms.update(zip(todo, normalize_texts([self.raw[h] for h in todo])))
 
     def get(self, h: int) -> set[int]:
         if h not in self.sets:
+            self.prepare([h])
             self.sets[h] = shingle_set(self.norms[h], self.settings.minhash)
         return self.sets[h]
 
@@ -288,21 +320,23 @@ class _Component:
         return paragraph_id_for(self.canon[1], self.canon[2])
 
 
+@gc_paused
 def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored: Stored, settings: Settings) -> DedupPlan:
     """Match this run's paragraphs exactly, approximately and by containment; cluster; pick canonicals; plan the writes."""
     eligible = {v.norm_hash for v in variants if v.band_keys is not None}
-    norms = {h: t for c in stored.clusters.values() for h, t in c.variants.items()}
-    norms.update((v.norm_hash, v.norm) for v in variants)
-    sh = _Shingles(norms, settings)
+    raw = {h: t for c in stored.clusters.values() for h, t in c.variants.items()}
+    norms = {v.norm_hash: v.norm for v in variants}
+    sh = _Shingles(norms, raw, settings)
     # Union-find node of every text: its stored cluster, or the new variant itself.
-    node = {h: ("c", stored.cluster_of[h]) if h in stored.cluster_of else ("n", h) for h in norms}
+    node = {h: ("c", stored.cluster_of[h]) if h in stored.cluster_of else ("n", h) for h in raw.keys() | norms.keys()}
 
     # 1. verify candidates: near pairs are joined, containment pairs kept as (part, whole, containment)
     uf = _UnionFind()
     for v in variants:
         uf.find(node[v.norm_hash])
     contained: list[tuple[int, int, float]] = []
-    pairs = candidate_pairs(variants) | {(n, o) for n, o in stored.band_hits if n in eligible and o in norms}
+    pairs = candidate_pairs(variants, settings.candidate_floor) | {(n, o) for n, o in stored.band_hits if n in eligible and o in raw}
+    sh.prepare([o for _, o in stored.band_hits] + [c.canonical_hash for c in stored.clusters.values()])
     for a, b in sorted(pairs):
         rel = sh.relation(a, b)
         if rel is None:
@@ -381,7 +415,7 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
         pid, canon_hash = target.paragraph_id, target.canon[3]
         if pid not in upserted:
             order, doc, pos, h, text = target.canon
-            plan.paragraphs.append(ParagraphRow(pid, text, doc, pos, h))
+            plan.paragraphs.append(ParagraphRow(pid, text, doc, pos, h, pid in stored.clusters))
             upserted.add(pid)
         for occ in comp.new:
             if (occ.doc_id, occ.position) == target.canon[1:3]:
@@ -408,6 +442,7 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
     return plan
 
 
+@gc_paused
 def collect_batch(documents: list, run_id: int, settings: Settings) -> tuple[list[Occurrence], list[NewVariant]]:
     """Flatten prepared documents into occurrences and their distinct variants (first seen wins, all equal)."""
     occurrences: list[Occurrence] = []

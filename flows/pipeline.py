@@ -35,7 +35,7 @@ def dedup_and_load(con: duckdb.DuckDBPyConnection, run: warehouse.RunRecord, bat
     Adds the seconds of the two stages to `batch.seconds`."""
     start = time.perf_counter()
     occurrences, variants = collect_batch(batch.documents, run.run_id, settings)
-    plan = plan_dedup(occurrences, variants, warehouse.fetch_stored(con, variants), settings)
+    plan = plan_dedup(occurrences, variants, warehouse.fetch_stored(con, variants, settings.candidate_floor), settings)
     planned = time.perf_counter()
     counts = warehouse.write_batch(con, run, [d.row for d in batch.documents], plan, batch.rejections, batch.unchanged)
     batch.seconds.update(dedup=planned - start, load=time.perf_counter() - planned)

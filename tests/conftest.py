@@ -69,7 +69,7 @@ def ingest_docs(warehouse_path, docs, settings=None) -> dict:
     with warehouse.connect(warehouse_path) as con:
         run_id = warehouse.next_run_id(con)
         occurrences, variants = collect_batch(docs, run_id, settings)
-        plan = plan_dedup(occurrences, variants, warehouse.fetch_stored(con, variants), settings)
+        plan = plan_dedup(occurrences, variants, warehouse.fetch_stored(con, variants, settings.candidate_floor), settings)
         record = warehouse.RunRecord(run_id, datetime(2025, 1, 1), "raw", settings.threshold, settings.minhash.fingerprint())
         return warehouse.load_run(con, record, [d.row for d in docs], plan, [], [])
 

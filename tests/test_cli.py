@@ -136,7 +136,7 @@ def test_status_shows_last_runs_waiting_files_and_rejections(db: Path, tmp_path:
 
     with warehouse.connect(db) as con:  # run 2 rejects a file
         record = warehouse.RunRecord(2, datetime(2025, 1, 2), "raw", 0.4, Settings().minhash.fingerprint())
-        warehouse.load_run(con, record, [], plan_dedup([], [], warehouse.fetch_stored(con, []), Settings()),
+        warehouse.load_run(con, record, [], plan_dedup([], [], warehouse.fetch_stored(con, [], 0.0), Settings()),
                            [Rejection("empty.txt", "empty file", "e3b0", 0, 1)], [])
     raw = tmp_path / "raw"
     raw.mkdir()

@@ -77,6 +77,12 @@ def test_an_earlier_original_arriving_later_becomes_canonical_as_if_loaded_toget
     assert table(tmp_path / "two.duckdb", q) == table(tmp_path / "one.duckdb", q)
     assert table(tmp_path / "two.duckdb", "SELECT DISTINCT first_doc_id FROM paragraphs WHERE n_occurrences = 2") == [(wire.row.doc_id,)]
     assert table(tmp_path / "two.duckdb", "SELECT count(*) FROM paragraphs")[0][0] == 3
+    # The copy's passages were retired: their rows left in search_terms change no search result.
+    assert table(tmp_path / "two.duckdb", "SELECT count(DISTINCT paragraph_id) FROM search_terms")[0][0] > 3
+    q = "SELECT paragraph_id, round(score, 9) FROM search_passages('bridge work months lane') ORDER BY ALL"
+    assert len(table(tmp_path / "one.duckdb", q)) == 3
+    assert table(tmp_path / "two.duckdb", q) == table(tmp_path / "one.duckdb", q)
+    assert_consistent(tmp_path / "two.duckdb")
 
 
 def test_a_bridging_paragraph_merges_two_stored_clusters(tmp_path: Path):
@@ -114,7 +120,7 @@ def test_a_failing_load_leaves_the_warehouse_as_it_was(tmp_path: Path, monkeypat
         from flows.dedup import collect_batch, plan_dedup
         docs = [make_doc("copy.txt", COPY)]
         occ, var = collect_batch(docs, 2, Settings())
-        plan = plan_dedup(occ, var, warehouse.fetch_stored(con, var), Settings())
+        plan = plan_dedup(occ, var, warehouse.fetch_stored(con, var, Settings().candidate_floor), Settings())
         record = warehouse.RunRecord(2, datetime(2030, 1, 1), "raw", 0.4, Settings().minhash.fingerprint())
         proxy = _Proxy(con, failing_execute)
         with pytest.raises(Boom):
@@ -165,6 +171,17 @@ def assert_consistent(db: Path) -> None:
                         WHERE f.paragraph_id <> dp.paragraph_id""") == [(0,)]
     assert table(db, """SELECT count(*) FROM (SELECT paragraph_id, whole_paragraph_id FROM passage_links
                         GROUP BY ALL HAVING count(*) > 1)""") == [(0,)]
+    # Keys the schema no longer enforces (006_lean_keys.sql) hold by construction.
+    for name, key in [("paragraphs", "paragraph_id"), ("document_paragraphs", "doc_id, position"),
+                      ("paragraph_fingerprints", "norm_hash"), ("search_docs", "paragraph_id")]:
+        assert table(db, f"SELECT count(*) FROM (SELECT {key} FROM {name} GROUP BY ALL HAVING count(*) > 1)") == [(0,)], name
+    # The search index holds every live passage with the terms of its text, and no other passage.
+    assert table(db, "SELECT paragraph_id FROM search_docs ORDER BY 1") == table(db, "SELECT paragraph_id FROM paragraphs ORDER BY 1")
+    indexed = table(db, "SELECT term, paragraph_id, tf FROM search_terms JOIN search_docs USING (paragraph_id) ORDER BY ALL")
+    assert indexed == table(db, """SELECT term, paragraph_id, count(*)::INTEGER FROM (
+                                      SELECT paragraph_id, unnest(search_terms_of(text)) AS term FROM paragraphs)
+                                  GROUP BY ALL ORDER BY ALL""")
+    assert table(db, "SELECT count(*) FROM search_docs d WHERE n_terms <> (SELECT coalesce(sum(tf), 0) FROM search_terms t WHERE t.paragraph_id = d.paragraph_id)") == [(0,)]
 
 
 LONG = [
@@ -213,7 +230,7 @@ def test_a_rejection_that_persists_is_recorded_once_and_retried_when_its_cause_g
     for run_id in (1, 2):
         with warehouse.connect(db) as con:
             record = warehouse.RunRecord(run_id, datetime(2025, 1, 1), "raw", 0.4, settings.minhash.fingerprint())
-            warehouse.load_run(con, record, [], plan_dedup([], [], warehouse.fetch_stored(con, []), settings), [unreadable], [])
+            warehouse.load_run(con, record, [], plan_dedup([], [], warehouse.fetch_stored(con, [], 0.0), settings), [unreadable], [])
     assert table(db, "SELECT source_path, run_id FROM rejected_files") == [("locked.txt", 1)]
     with warehouse.connect(db) as con:
         # Not part of the manifest: the next run reads the file again.

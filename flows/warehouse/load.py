@@ -15,18 +15,21 @@ from datetime import datetime
 from typing import Iterator
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from flows import __version__
-from flows.dedup import DedupPlan, NewVariant, Stored, StoredCluster, key_owners, order_key
+from flows.dedup import DedupPlan, NewVariant, Stored, StoredCluster, agreement, key_owners, order_key
 from flows.discover import Rejection
+from flows.gc_pause import gc_paused
 from flows.read import Unchanged
-from flows.split import normalize_texts
 from flows.warehouse.connection import _now
 
 
-def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant]) -> Stored:
-    """Stored paragraphs that the new variants match exactly or share an LSH band with, and their clusters."""
+@gc_paused
+def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], floor: float) -> Stored:
+    """Stored paragraphs that the new variants match exactly or share a sentence or an LSH band with (band-only
+    hits whose signatures agree on less than `floor`, Settings.candidate_floor, left out), and their clusters."""
     stored = Stored()
     if not variants:
         return stored
@@ -39,20 +42,29 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant]) -> 
             "SELECT f.norm_hash, f.paragraph_id FROM paragraph_fingerprints f JOIN new_hashes USING (norm_hash)"
         ).fetchall()
         hits = con.execute(
-            """SELECT DISTINCT hit.norm_hash, hit.stored_hash, f.paragraph_id
-               FROM (SELECT nb.norm_hash, b.norm_hash AS stored_hash FROM new_bands nb JOIN lsh_bands b USING (band_key)
+            """SELECT hit.norm_hash, hit.stored_hash, f.paragraph_id, bool_or(hit.sentence), any_value(f.signature)
+               FROM (SELECT nb.norm_hash, b.norm_hash AS stored_hash, false AS sentence
+                     FROM new_bands nb JOIN lsh_bands b USING (band_key)
                      UNION ALL
-                     SELECT ns.norm_hash, k.norm_hash FROM new_sentences ns JOIN sentence_keys k USING (sentence_key)) hit
+                     SELECT ns.norm_hash, k.norm_hash, true FROM new_sentences ns JOIN sentence_keys k USING (sentence_key)) hit
                JOIN paragraph_fingerprints f ON f.norm_hash = hit.stored_hash
-               WHERE hit.stored_hash <> hit.norm_hash"""
+               WHERE hit.stored_hash <> hit.norm_hash
+               GROUP BY ALL ORDER BY 1, 2"""
         ).fetchall()
     finally:
         for name in ("new_hashes", "new_bands", "new_sentences"):
             con.unregister(name)
     stored.cluster_of.update(exact)
-    for new_h, old_h, pid in hits:
-        stored.band_hits.append((new_h, old_h))
-        stored.cluster_of[old_h] = pid
+    # Band-only hits whose signatures barely agree are chance collisions: not fetched, not verified.
+    signature = {v.norm_hash: v.signature for v in variants}
+    banded = [i for i, hit in enumerate(hits) if not hit[3]]
+    agree = agreement(np.stack([signature[hits[i][0]] for i in banded]) if banded else np.zeros((0, 0)),
+                      np.stack([np.frombuffer(hits[i][4], "<u4") for i in banded]) if banded else np.zeros((0, 0)))
+    dropped = {i for i, a in zip(banded, agree.tolist()) if a < floor}
+    for i, (new_h, old_h, pid, _, _) in enumerate(hits):
+        if i not in dropped:
+            stored.band_hits.append((new_h, old_h))
+            stored.cluster_of[old_h] = pid
     pids = sorted(set(stored.cluster_of.values()))
     if not pids:
         return stored
@@ -77,9 +89,8 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant]) -> 
     for whole_id, part_id in link_rows:
         stored.parts.setdefault(whole_id, set()).add(part_id)
     variants_of: dict[str, dict[int, str]] = {}
-    norms = normalize_texts([text for _, _, text in variant_rows])
-    for (pid, h, _), norm in zip(variant_rows, norms):
-        variants_of.setdefault(pid, {})[h] = norm
+    for pid, h, text in variant_rows:
+        variants_of.setdefault(pid, {})[h] = text
     for pid, published, run_id, source_path, doc_id, position, h, text in canon:
         stored.clusters[pid] = StoredCluster(
             paragraph_id=pid,
@@ -149,6 +160,7 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         raise
 
 
+@gc_paused
 def write_batch(
     con: duckdb.DuckDBPyConnection,
     run: RunRecord,
@@ -225,9 +237,9 @@ def _batch_tables(documents, plan: DedupPlan, rejections, unchanged) -> dict[str
         }),
         "t_occ": _arrow(plan.occurrences, ["doc_id", "position", "paragraph_id", "text", "match", "similarity", "norm_hash"],
                         {"position": pa.int32(), "norm_hash": pa.int64(), "similarity": pa.float64()}),
-        "t_par": _arrow(plan.paragraphs, ["paragraph_id", "text", "first_doc_id", "first_position", "norm_hash"],
+        "t_par": _arrow(plan.paragraphs, ["paragraph_id", "text", "first_doc_id", "first_position", "norm_hash", "known"],
                         {"first_position": pa.int32(), "norm_hash": pa.int64(), "paragraph_id": pa.string(),
-                         "text": pa.string(), "first_doc_id": pa.string()}),
+                         "text": pa.string(), "first_doc_id": pa.string(), "known": pa.bool_()}),
         "t_repoint": _arrow(plan.repoints, ["old_id", "norm_hash", "new_id", "match", "similarity"],
                             {"norm_hash": pa.int64(), "similarity": pa.float64(), "old_id": pa.string(),
                              "new_id": pa.string(), "match": pa.string()}),
@@ -300,24 +312,23 @@ _BATCH_SQL: list[tuple[str, tuple[str, ...]]] = [
         FROM t_fp fp JOIN t_vc vc USING (norm_hash)""", ("minhash_config",)),
     ("INSERT INTO lsh_bands SELECT band_key, norm_hash FROM t_bands", ()),
     ("INSERT INTO sentence_keys SELECT sentence_key, norm_hash FROM t_sentences", ()),
-    # The search index follows the passages this batch created, changed or retired.
-    ("""DELETE FROM search_terms WHERE paragraph_id IN (SELECT paragraph_id FROM t_par)
-          OR paragraph_id IN (SELECT paragraph_id FROM t_retired)""", ()),
-    ("""DELETE FROM search_docs WHERE paragraph_id IN (SELECT paragraph_id FROM t_par)
-          OR paragraph_id IN (SELECT paragraph_id FROM t_retired)""", ()),
+    # The search index follows the passages this batch created or retired. A stored passage keeps its text
+    # (see ParagraphRow.known), so its terms stay; a retired passage leaves search_docs, which every search
+    # joins, and its rows in search_terms stay behind unread (deleting them scanned the whole index).
+    ("DELETE FROM search_docs WHERE paragraph_id IN (SELECT paragraph_id FROM t_retired)", ()),
     # search_terms_of(), unrolled into one pass over the batch's tokens (a tenth of the time).
     # Each distinct token is stemmed once per batch, not once per occurrence.
     ("""CREATE OR REPLACE TEMP TABLE t_terms AS
         WITH tokens AS (
             SELECT paragraph_id, tok, count(*)::INTEGER AS tf
             FROM (SELECT paragraph_id, unnest(regexp_split_to_array(lower(strip_accents(text)), '[^\\p{L}\\p{N}]+')) AS tok
-                  FROM t_par)
+                  FROM t_par WHERE NOT known)
             WHERE tok <> '' AND tok NOT IN (SELECT word FROM search_stopwords)
             GROUP BY ALL
         ), stems AS (SELECT tok, stem(tok, 'porter') AS term FROM (SELECT DISTINCT tok FROM tokens))
         SELECT term, paragraph_id, sum(tf)::INTEGER AS tf FROM tokens JOIN stems USING (tok) GROUP BY ALL""", ()),
     ("INSERT INTO search_terms SELECT term, paragraph_id, tf FROM t_terms", ()),
     ("""INSERT INTO search_docs SELECT p.paragraph_id, coalesce(sum(t.tf), 0)::INTEGER
-        FROM t_par p LEFT JOIN t_terms t USING (paragraph_id) GROUP BY p.paragraph_id""", ()),
+        FROM t_par p LEFT JOIN t_terms t USING (paragraph_id) WHERE NOT p.known GROUP BY p.paragraph_id""", ()),
     ("DROP TABLE t_terms", ()),
 ]

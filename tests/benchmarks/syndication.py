@@ -276,7 +276,7 @@ def ingest(db: Path, docs, settings, batches: int = 1) -> float:
         with warehouse.connect(db) as con:
             run_id = warehouse.next_run_id(con)
             occ, var = collect_batch(chunk, run_id, settings)
-            plan = plan_dedup(occ, var, warehouse.fetch_stored(con, var), settings)
+            plan = plan_dedup(occ, var, warehouse.fetch_stored(con, var, settings.candidate_floor), settings)
             record = warehouse.RunRecord(run_id, datetime(2025, 1, 1), "generated", settings.threshold,
                                          settings.minhash.fingerprint())
             warehouse.load_run(con, record, [d.row for d in chunk], plan, [], [])

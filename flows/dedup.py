@@ -255,7 +255,7 @@ class _Shingles:
         self.norms, self.raw, self.settings, self.sets = norms, raw, settings, {}
 
     def prepare(self, hashes) -> None:
-        todo = [h for h in hashes if h not in self.norms and h in self.raw]
+        todo = [h for h in set(hashes) if h not in self.norms and h in self.raw]
         self.norms.update(zip(todo, normalize_texts([self.raw[h] for h in todo])))
 
     def get(self, h: int) -> set[int]:

@@ -9,7 +9,7 @@ _BLANK_LINES = re.compile(r"\n\s*\n")
 # A sentence ends at . ! ? or … (and any closing quotes or brackets) followed by space.
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’»)\]]*\s+|(?<=[。！？])[」』]*")
 _SPACES = re.compile(r"\s+")
-_UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+_UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]+")
 # Typographic variants folded before tokenising, so that "it's" and "it’s" are one word.
 _FOLD = {
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'", "\u00b4": "'",
@@ -27,6 +27,10 @@ _INNER_APOSTROPHE = re.compile(r"'(?<=\w')(?=\w)")
 # Joins the pieces of a batch while they are normalised (see `_normalize_pieces`).
 _SEP = "\x00"
 _NON_WORDS = re.compile(r"[^\w\x00]+")
+
+
+def _spaced(run: re.Match) -> str:
+    return " " + " ".join(run.group()) + " "
 
 
 def split_paragraphs(body: str) -> list[str]:
@@ -85,6 +89,8 @@ def _normalize_pieces(pieces: list[str]) -> list[str]:
     # An apostrophe inside a word belongs to it ("don't" is one token, not "don" + "t").
     folded = _INNER_APOSTROPHE.sub("", folded)
     # Scripts written without spaces: every character is a word, so shingles are character n-grams.
-    folded = _UNSPACED.sub(r" \g<0> ", folded)
+    # One call per run of such characters: the template r" \g<0> ", one call per character, took four times as
+    # long on paragraphs rich in Chinese or Japanese (0.45 against 0.1 s for 8,700 of them).
+    folded = _UNSPACED.sub(_spaced, folded)
     # Words joined by one space: every run of non-word characters (but the separator) becomes one space.
     return [p.strip(" ") for p in _NON_WORDS.sub(" ", folded).split(_SEP)]

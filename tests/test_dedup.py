@@ -90,6 +90,24 @@ def test_huge_buckets_are_compared_as_a_star_not_all_pairs():
     assert (0, 199) in pairs and (198, 199) in pairs
 
 
+
+def test_band_only_pairs_whose_signatures_barely_agree_are_not_verified():
+    from flows.dedup import NewVariant
+    import numpy as np
+
+    band = np.array([7], dtype=np.int64)
+    sig = np.arange(100, dtype=np.uint32)
+    other = sig.copy()
+    other[5:] += 1000  # agrees on 5 of 100 values
+    a, b = NewVariant(1, "x", 10, sig, band), NewVariant(2, "y", 10, other, band)
+    assert candidate_pairs([a, b], floor=0.06) == set()
+    assert candidate_pairs([a, b], floor=0.05) == {(1, 2)}
+    assert candidate_pairs([a, b]) == {(1, 2)}
+    # A shared sentence makes a pair a candidate whatever its signatures.
+    sentence = np.array([99], dtype=np.int64)
+    a, b = NewVariant(1, "x", 10, sig, band, sentence), NewVariant(2, "y", 10, other, band, sentence)
+    assert candidate_pairs([a, b], floor=0.06) == {(1, 2)}
+
 WIRE_PARAGRAPH = (
     "The city council voted on Monday night to approve a fourteen million dollar plan to repair the Harbor Street bridge. "
     "Work is expected to begin in early June and to last about eighteen months, with one lane open in each direction. "

@@ -23,3 +23,10 @@ def test_sentences_normalise_to_the_same_words_as_the_paragraph():
     assert " ".join(normalize_sentences(text)) == normalize(text)
     assert normalize_sentences("He said it. She agreed!") == ["he said it", "she agreed"]
     assert normalize_sentences("...") == []
+
+
+def test_scripts_without_spaces_become_one_word_a_character():
+    # Written for the test: Chinese and Japanese runs, Thai with a combining vowel sign, mixed with Latin.
+    assert normalize("北京的天气很好。Tokyo東京タワー, ok") == "北 京 的 天 气 很 好 tokyo 東 京 タ ワ ー ok"
+    assert normalize("ไทยดี and 中") == "ไ ท ย ด and 中"
+    assert normalize("中文") == normalize(" 中  文 ")

@@ -249,3 +249,25 @@ def test_a_part_stored_before_its_earlier_whole_ends_as_if_loaded_together(tmp_p
     assert table(tmp_path / "two.duckdb", q) == table(tmp_path / "one.duckdb", q)
     assert table(tmp_path / "two.duckdb", "SELECT match FROM document_paragraphs ORDER BY 1") == [("contained",), ("new",)]
     assert_consistent(tmp_path / "two.duckdb")
+
+
+def test_a_stored_band_only_hit_whose_signature_barely_agrees_is_not_fetched(tmp_path: Path):
+    import numpy as np
+
+    from flows.dedup import NewVariant
+
+    db = tmp_path / "w.duckdb"
+    ingest_docs(db, [make_doc("wire.txt", WIRE)])
+    with warehouse.connect(db, read_only=True) as con:
+        stored_hash, band_key, signature = con.execute(
+            """SELECT f.norm_hash, b.band_key, f.signature FROM paragraph_fingerprints f JOIN lsh_bands b USING (norm_hash)
+               LIMIT 1""").fetchone()
+        stored_sig = np.frombuffer(signature, "<u4")
+        # A new paragraph holding the same band key: agreeing on that band only, or on the whole signature.
+        chance = stored_sig + np.uint32(1)
+        chance[:3] = stored_sig[:3]
+        for sig, floor, found in [(chance, 0.06, False), (chance, 0.0, True), (stored_sig.copy(), 0.06, True)]:
+            new = NewVariant(12345, "new text", 20, sig, np.array([band_key], dtype=np.int64))
+            stored = warehouse.fetch_stored(con, [new], floor)
+            assert (stored.band_hits == [(12345, stored_hash)]) is found
+            assert (stored_hash in stored.cluster_of) is found

@@ -42,7 +42,7 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], flo
             "SELECT f.norm_hash, f.paragraph_id FROM paragraph_fingerprints f JOIN new_hashes USING (norm_hash)"
         ).fetchall()
         hits = con.execute(
-            """SELECT hit.norm_hash, hit.stored_hash, f.paragraph_id, bool_or(hit.sentence), any_value(f.signature)
+            """SELECT hit.norm_hash, hit.stored_hash, f.paragraph_id, bool_or(hit.sentence)
                FROM (SELECT nb.norm_hash, b.norm_hash AS stored_hash, false AS sentence
                      FROM new_bands nb JOIN lsh_bands b USING (band_key)
                      UNION ALL
@@ -51,18 +51,27 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], flo
                WHERE hit.stored_hash <> hit.norm_hash
                GROUP BY ALL ORDER BY 1, 2"""
         ).fetchall()
+        # Signatures of the stored side of band-only hits, in a second query: reading the signature column
+        # along with the hits cost more than the hits themselves.
+        banded = [hit for hit in hits if not hit[3]]
+        con.register("banded", pa.table({"norm_hash": pa.array(sorted({hit[1] for hit in banded}), pa.int64())}))
+        stored_signature = dict(con.execute(
+            "SELECT f.norm_hash, f.signature FROM paragraph_fingerprints f JOIN banded USING (norm_hash)").fetchall())
     finally:
-        for name in ("new_hashes", "new_bands", "new_sentences"):
+        for name in ("new_hashes", "new_bands", "new_sentences", "banded"):
             con.unregister(name)
     stored.cluster_of.update(exact)
     # Band-only hits whose signatures barely agree are chance collisions: not fetched, not verified.
-    signature = {v.norm_hash: v.signature for v in variants}
-    banded = [i for i, hit in enumerate(hits) if not hit[3]]
-    agree = agreement(np.stack([signature[hits[i][0]] for i in banded]) if banded else np.zeros((0, 0)),
-                      np.stack([np.frombuffer(hits[i][4], "<u4") for i in banded]) if banded else np.zeros((0, 0)))
-    dropped = {i for i, a in zip(banded, agree.tolist()) if a < floor}
-    for i, (new_h, old_h, pid, _, _) in enumerate(hits):
-        if i not in dropped:
+    chance: set[tuple[int, int]] = set()
+    if banded:
+        new_row = {v.norm_hash: i for i, v in enumerate(variants)}
+        new_sig = np.stack([v.signature for v in variants])
+        stored_row = {h: i for i, h in enumerate(stored_signature)}
+        stored_sig = np.frombuffer(b"".join(stored_signature.values()), "<u4").reshape(len(stored_signature), -1)
+        agree = agreement(new_sig[[new_row[hit[0]] for hit in banded]], stored_sig[[stored_row[hit[1]] for hit in banded]])
+        chance = {(hit[0], hit[1]) for hit, a in zip(banded, agree.tolist()) if a < floor}
+    for new_h, old_h, pid, _ in hits:
+        if (new_h, old_h) not in chance:
             stored.band_hits.append((new_h, old_h))
             stored.cluster_of[old_h] = pid
     pids = sorted(set(stored.cluster_of.values()))

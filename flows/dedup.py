@@ -27,7 +27,6 @@ import numpy as np
 
 from flows.config import Settings
 from flows.fingerprint import shingle_set
-from flows.gc_pause import gc_paused
 from flows.split import normalize_texts
 
 # Published-date stand-in for undated documents: they sort after every dated one.
@@ -320,7 +319,6 @@ class _Component:
         return paragraph_id_for(self.canon[1], self.canon[2])
 
 
-@gc_paused
 def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored: Stored, settings: Settings) -> DedupPlan:
     """Match this run's paragraphs exactly, approximately and by containment; cluster; pick canonicals; plan the writes."""
     eligible = {v.norm_hash for v in variants if v.band_keys is not None}
@@ -442,7 +440,6 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
     return plan
 
 
-@gc_paused
 def collect_batch(documents: list, run_id: int, settings: Settings) -> tuple[list[Occurrence], list[NewVariant]]:
     """Flatten prepared documents into occurrences and their distinct variants (first seen wins, all equal)."""
     occurrences: list[Occurrence] = []

@@ -15,7 +15,6 @@ from flows.clean import clean_document
 from flows.config import Settings
 from flows.discover import FoundFile, Rejection
 from flows.fingerprint import content_hash, fingerprint_paragraphs, sentence_keys
-from flows.gc_pause import gc_paused
 from flows.read import RawDocument, Unchanged, read_file
 from flows.split import normalize_paragraphs, split_paragraphs
 from flows.warehouse import DocumentRow
@@ -53,7 +52,6 @@ def document_id(source_path: str, sha256: str) -> str:
     return hashlib.sha256(f"{source_path}\n{sha256}".encode()).hexdigest()[:16]
 
 
-@gc_paused
 def prepare_files(files: list[FoundFile], settings: Settings,
                   templates: Mapping[str, frozenset[int]] | None = None) -> ChunkResult:
     """Read, clean, split and fingerprint a chunk of files; a failing file becomes a rejection, never an error.
@@ -134,7 +132,6 @@ def clean_and_split(raw: RawDocument) -> tuple[DocumentRow, list[str]]:
     return row, split_paragraphs(clean.body)
 
 
-@gc_paused
 def fingerprint_documents(items: list[tuple[DocumentRow, list[str]]], settings: Settings) -> list[PreparedDocument | None]:
     """Normalise the paragraphs of many documents and fingerprint them in one vectorised call.
 

@@ -21,12 +21,10 @@ import pyarrow as pa
 from flows import __version__
 from flows.dedup import DedupPlan, NewVariant, Stored, StoredCluster, agreement, key_owners, order_key
 from flows.discover import Rejection
-from flows.gc_pause import gc_paused
 from flows.read import Unchanged
 from flows.warehouse.connection import _now
 
 
-@gc_paused
 def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], floor: float) -> Stored:
     """Stored paragraphs that the new variants match exactly or share a sentence or an LSH band with (band-only
     hits whose signatures agree on less than `floor`, Settings.candidate_floor, left out), and their clusters."""
@@ -169,7 +167,6 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         raise
 
 
-@gc_paused
 def write_batch(
     con: duckdb.DuckDBPyConnection,
     run: RunRecord,

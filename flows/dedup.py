@@ -259,7 +259,8 @@ class _Shingles:
 
     def get(self, h: int) -> set[int]:
         if h not in self.sets:
-            self.prepare([h])
+            if h not in self.norms:
+                self.prepare([h])
             self.sets[h] = shingle_set(self.norms[h], self.settings.minhash)
         return self.sets[h]
 

@@ -189,23 +189,25 @@ def key_owners(variants: list[NewVariant], attr: str) -> tuple[np.ndarray, np.nd
     return np.concatenate([k for _, k in arrays]).astype(np.int64, copy=False), np.repeat(owners, lengths)
 
 
-def agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Share of equal values in each pair of signature rows a[i], b[i]: MinHash's estimate of their Jaccard."""
-    if not len(a):
-        return np.zeros(0)
-    return (a == b).mean(axis=1)
+def agreeing(pairs: list[tuple[int, int]], left: dict[int, np.ndarray], right: dict[int, np.ndarray],
+             floor: float) -> list[bool]:
+    """For each pair (a, b): whether signatures left[a] and right[b] agree on at least `floor` of their values
+    (MinHash's estimate of their Jaccard similarity; Settings.candidate_floor)."""
+    if not pairs:
+        return []
+    a, b = np.stack([left[x] for x, _ in pairs]), np.stack([right[y] for _, y in pairs])
+    return ((a == b).mean(axis=1) >= floor).tolist()
 
 
 def candidate_pairs(variants: list[NewVariant], floor: float = 0.0) -> set[tuple[int, int]]:
     """Pairs of new variants worth verifying: those sharing a sentence, and those sharing an LSH band key whose
-    signatures agree on at least `floor` of their values (see Settings.candidate_floor)."""
+    signatures agree on at least `floor` of their values (see `agreeing`)."""
     sentences = _shared_key_pairs(*key_owners(variants, "sentence_keys"))
     banded = _shared_key_pairs(*key_owners(variants, "band_keys")) - sentences
-    if floor > 0 and banded:
+    if floor > 0:
         sig = {v.norm_hash: v.signature for v in variants}
         pairs = sorted(banded)
-        agree = agreement(np.stack([sig[a] for a, _ in pairs]), np.stack([sig[b] for _, b in pairs]))
-        banded = {p for p, keep in zip(pairs, (agree >= floor).tolist()) if keep}
+        banded = {p for p, keep in zip(pairs, agreeing(pairs, sig, sig, floor)) if keep}
     return sentences | banded
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from flows import __version__
-from flows.dedup import DedupPlan, NewVariant, Stored, StoredCluster, agreement, key_owners, order_key
+from flows.dedup import DedupPlan, NewVariant, Stored, StoredCluster, agreeing, key_owners, order_key
 from flows.discover import Rejection
 from flows.read import Unchanged
 from flows.warehouse.connection import _now
@@ -60,14 +60,14 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], flo
             con.unregister(name)
     stored.cluster_of.update(exact)
     # Band-only hits whose signatures barely agree are chance collisions: not fetched, not verified.
-    chance: set[tuple[int, int]] = set()
     if banded:
-        new_row = {v.norm_hash: i for i, v in enumerate(variants)}
-        new_sig = np.stack([v.signature for v in variants])
-        stored_row = {h: i for i, h in enumerate(stored_signature)}
-        stored_sig = np.frombuffer(b"".join(stored_signature.values()), "<u4").reshape(len(stored_signature), -1)
-        agree = agreement(new_sig[[new_row[hit[0]] for hit in banded]], stored_sig[[stored_row[hit[1]] for hit in banded]])
-        chance = {(hit[0], hit[1]) for hit, a in zip(banded, agree.tolist()) if a < floor}
+        keys = list(stored_signature)
+        rows = np.frombuffer(b"".join(stored_signature.values()), "<u4").reshape(len(keys), -1)
+        pairs = [(hit[0], hit[1]) for hit in banded]
+        agree = agreeing(pairs, {v.norm_hash: v.signature for v in variants}, dict(zip(keys, rows)), floor)
+        chance = {p for p, keep in zip(pairs, agree) if not keep}
+    else:
+        chance = set()
     for new_h, old_h, pid, _ in hits:
         if (new_h, old_h) not in chance:
             stored.band_hits.append((new_h, old_h))

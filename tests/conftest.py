@@ -95,3 +95,23 @@ def table(warehouse_path, sql: str) -> list[tuple]:
 
     with warehouse.connect(warehouse_path, read_only=True) as con:
         return con.execute(sql).fetchall()
+
+
+def band_index_rows(db: Path) -> list[tuple[int, int]]:
+    """Every (band_key, norm_hash) the index holds, checking each segment is sorted and the manifest current."""
+    import numpy as np
+
+    from flows.warehouse.key_index import KeyIndex
+
+    index = KeyIndex(Path(f"{db}.bands"))
+    manifest = index._manifest()
+    assert manifest is not None, "no usable index"
+    state = table(db, "SELECT n_rows, token FROM key_index_state WHERE table_name = 'lsh_bands'")[0]
+    assert (manifest["rows"], manifest["token"]) == state
+    rows = []
+    for segment in manifest["segments"]:
+        keys_path, owners_path = index._files(segment["name"])
+        keys, owners = np.fromfile(keys_path, "<i8"), np.fromfile(owners_path, "<i8")
+        assert (np.diff(keys) >= 0).all()
+        rows += zip(keys.tolist(), owners.tolist())
+    return sorted(rows)

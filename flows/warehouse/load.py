@@ -9,7 +9,7 @@ and a failure never leaves part of a file. The `runs` row is written with the la
 from __future__ import annotations
 
 from collections import Counter
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterator
@@ -22,7 +22,8 @@ from flows import __version__
 from flows.dedup import DedupPlan, NewVariant, Stored, StoredCluster, agreeing, key_owners, order_key
 from flows.discover import Rejection
 from flows.read import Unchanged
-from flows.warehouse.connection import _now
+from flows.warehouse.connection import WarehouseError, _now
+from flows.warehouse.key_index import KeyIndex, folder_of
 
 
 def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], floor: float) -> Stored:
@@ -33,7 +34,9 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], flo
         return stored
     hashes = pa.table({"norm_hash": pa.array([v.norm_hash for v in variants], pa.int64())})
     con.register("new_hashes", hashes)
-    con.register("new_bands", _key_table(variants, "band_keys", "band_key"))
+    # Band keys: looked up in the sorted index beside the warehouse (key_index), not joined with all of lsh_bands.
+    new_of, stored_of = band_index(con).lookup(con, *key_owners(variants, "band_keys"))
+    con.register("band_hits", pa.table({"norm_hash": new_of, "stored_hash": stored_of}))
     con.register("new_sentences", _key_table(variants, "sentence_keys", "sentence_key"))
     try:
         exact = con.execute(
@@ -41,8 +44,7 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], flo
         ).fetchall()
         hits = con.execute(
             """SELECT hit.norm_hash, hit.stored_hash, f.paragraph_id, bool_or(hit.sentence)
-               FROM (SELECT nb.norm_hash, b.norm_hash AS stored_hash, false AS sentence
-                     FROM new_bands nb JOIN lsh_bands b USING (band_key)
+               FROM (SELECT norm_hash, stored_hash, false AS sentence FROM band_hits
                      UNION ALL
                      SELECT ns.norm_hash, k.norm_hash, true FROM new_sentences ns JOIN sentence_keys k USING (sentence_key)) hit
                JOIN paragraph_fingerprints f ON f.norm_hash = hit.stored_hash
@@ -56,7 +58,7 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], flo
         stored_signature = dict(con.execute(
             "SELECT f.norm_hash, f.signature FROM paragraph_fingerprints f JOIN banded USING (norm_hash)").fetchall())
     finally:
-        for name in ("new_hashes", "new_bands", "new_sentences", "banded"):
+        for name in ("new_hashes", "band_hits", "new_sentences", "banded"):
             con.unregister(name)
     stored.cluster_of.update(exact)
     # Band-only hits whose signatures barely agree are chance collisions: not fetched, not verified.
@@ -109,6 +111,14 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], flo
             variants=variants_of.get(pid, {}),
         )
     return stored
+
+
+def band_index(con: duckdb.DuckDBPyConnection) -> KeyIndex:
+    """The band-key index of the connection's warehouse."""
+    folder = folder_of(con)
+    if folder is None:
+        raise WarehouseError("the warehouse must be a file: its band-key index is kept beside it")
+    return KeyIndex(folder)
 
 
 def _key_table(variants: list, attr: str, column: str) -> pa.Table:
@@ -164,7 +174,17 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
+        with suppress(Exception):  # never hide the error that rolled the batch back
+            band_index(con).discard()
         raise
+    # The band keys the batch committed join the index. The index is a copy: if it cannot be written now, the
+    # next lookup rebuilds it from lsh_bands, and the committed batch stands.
+    index = band_index(con)
+    try:
+        index.publish(con)
+    except OSError:
+        with suppress(OSError):
+            index.invalidate()
 
 
 def write_batch(
@@ -181,6 +201,10 @@ def write_batch(
     for name, table in tables.items():
         con.register(name, table)
     values = {"now": now, "run_id": run.run_id, "minhash_config": run.minhash_config}
+    if tables["t_bands"].num_rows:
+        # The batch's band keys, as the index's pending segment; the table's new state goes in this transaction.
+        state = band_index(con).stage(con, tables["t_bands"]["band_key"].to_numpy(), tables["t_bands"]["norm_hash"].to_numpy())
+        con.execute("UPDATE key_index_state SET n_rows = ?, token = ? WHERE table_name = 'lsh_bands'", [state.rows, state.token])
     try:
         for sql, params in _BATCH_SQL:
             con.execute(sql, [values[p] for p in params])

@@ -1,0 +1,126 @@
+"""The band-key index beside the warehouse: lookups equal a join with lsh_bands, it follows every commit,
+and whatever happened to it (crash before publish, rollback, deletion, a restored warehouse) the next
+lookup rebuilds or keeps it so that no candidate is lost."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import band_index_rows as index_rows
+from conftest import ingest_docs, make_doc, table
+
+from flows import warehouse
+from flows.warehouse import key_index
+from flows.warehouse.key_index import KeyIndex
+
+WORDS = ("council bridge river harbor mayor budget vote repair street plan school library night city week "
+         "million dollar board reading rooms open weeknights april agreed keep public park water tax").split()
+
+
+def texts(seed: int, n: int = 6) -> list[list[str]]:
+    """n documents of one to four one-sentence paragraphs of 20-30 words."""
+    rng = random.Random(seed)
+    return [[" ".join(rng.choice(WORDS) for _ in range(rng.randint(20, 30))) + "." for _ in range(rng.randint(1, 4))]
+            for _ in range(n)]
+
+
+def docs(seed: int) -> list:
+    return [make_doc(f"s{seed}/d{i}.txt", paragraphs) for i, paragraphs in enumerate(texts(seed))]
+
+
+def near_copies(seed: int) -> list:
+    """The documents of `docs(seed)` republished with the last word of every paragraph changed: their only
+    sentence differs, so only a shared LSH band key can find the passages they repeat."""
+    return [make_doc(f"copy{seed}/d{i}.txt", [p.rsplit(" ", 1)[0] + " yesterday." for p in paragraphs])
+            for i, paragraphs in enumerate(texts(seed))]
+
+
+def joined(db: Path, keys: np.ndarray, owners: np.ndarray) -> list[tuple[int, int]]:
+    """What the index must answer, by the join it replaces."""
+    import pyarrow as pa
+
+    with warehouse.connect(db, read_only=True) as con:
+        con.register("q", pa.table({"band_key": keys, "owner": owners}))
+        return sorted(con.execute("SELECT q.owner, b.norm_hash FROM q JOIN lsh_bands b USING (band_key)").fetchall())
+
+
+def looked_up(db: Path, keys: np.ndarray, owners: np.ndarray) -> list[tuple[int, int]]:
+    with warehouse.connect(db) as con:
+        new, stored = warehouse.band_index(con).lookup(con, keys, owners)
+    return sorted(zip(new.tolist(), stored.tolist()))
+
+
+@pytest.fixture
+def small_slices(monkeypatch):
+    """Slices of a few rows, so that lookups and merges cross many slice boundaries."""
+    monkeypatch.setattr(key_index, "SLICE_ROWS", 7)
+
+
+def test_the_index_follows_every_run_and_answers_like_the_join(tmp_path: Path, small_slices):
+    db = tmp_path / "w.duckdb"
+    for seed in range(6):
+        ingest_docs(db, docs(seed))
+        assert index_rows(db) == sorted(table(db, "SELECT band_key, norm_hash FROM lsh_bands"))
+    manifest = KeyIndex(Path(f"{db}.bands"))._manifest()
+    # Segments were merged as they came: fewer than the runs, each under a quarter of the one before.
+    assert 1 <= len(manifest["segments"]) < 6
+    sizes = [s["rows"] for s in manifest["segments"]]
+    assert all(a >= key_index.GROWTH * b for a, b in zip(sizes, sizes[1:]))
+    stored = np.array([k for k, in table(db, "SELECT band_key FROM lsh_bands")], dtype=np.int64)
+    rng = np.random.default_rng(0)
+    keys = np.concatenate([rng.choice(stored, 300), rng.integers(-2**62, 2**62, 300)])
+    owners = np.arange(len(keys), dtype=np.int64)
+    assert looked_up(db, keys, owners) == joined(db, keys, owners)
+    assert len(joined(db, keys, owners)) >= 300
+
+
+def test_a_commit_whose_index_was_not_published_is_rebuilt_from_the_table(tmp_path: Path, monkeypatch):
+    db = tmp_path / "w.duckdb"
+    ingest_docs(db, docs(1))
+    # The process dies between the commit and the publish: the table moved on, the manifest did not.
+    monkeypatch.setattr(KeyIndex, "publish", lambda self, con: None)
+    ingest_docs(db, docs(2))
+    monkeypatch.undo()
+    with pytest.raises(AssertionError):
+        index_rows(db)
+    # The next run's lookup sees the difference and rebuilds: the second run's passages are found.
+    summary = ingest_docs(db, near_copies(2))
+    assert summary["paragraphs_new"] == 0 and summary["paragraphs_near"] > 0
+    assert index_rows(db) == sorted(table(db, "SELECT band_key, norm_hash FROM lsh_bands"))
+
+
+def test_a_rolled_back_batch_leaves_the_index_as_it_was(tmp_path: Path, monkeypatch):
+    db = tmp_path / "w.duckdb"
+    ingest_docs(db, docs(1))
+    before = index_rows(db)
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(warehouse.load, "finish_run", fail)
+    with pytest.raises(RuntimeError):
+        ingest_docs(db, docs(2))
+    monkeypatch.undo()
+    assert index_rows(db) == before
+    assert not (Path(f"{db}.bands") / "pending.json").exists()
+
+
+@pytest.mark.parametrize("damage", ["deleted", "restored"])
+def test_a_missing_or_foreign_index_is_rebuilt(tmp_path: Path, damage: str):
+    db = tmp_path / "w.duckdb"
+    ingest_docs(db, docs(1))
+    if damage == "deleted":
+        shutil.rmtree(f"{db}.bands")
+    else:
+        # A warehouse restored from a copy taken before the last run, beside the newer index.
+        shutil.copy(db, tmp_path / "backup.duckdb")
+        ingest_docs(db, docs(2))
+        shutil.copy(tmp_path / "backup.duckdb", db)
+    summary = ingest_docs(db, near_copies(1))
+    # Every passage found again: nothing lost to a stale index.
+    assert summary["paragraphs_new"] == 0 and summary["paragraphs_near"] > 0
+    assert index_rows(db) == sorted(table(db, "SELECT band_key, norm_hash FROM lsh_bands"))

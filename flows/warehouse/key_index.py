@@ -16,7 +16,7 @@ The table stays the truth; the index is a copy of it, checked before every use:
 - Anything else (a crash between commit and publish, a warehouse restored from a backup, a deleted or
   damaged folder) leaves the two states different, and the next lookup rebuilds the index from the table
   (a sort in DuckDB, about 10 s for 41 million keys).
-Segments merge as they accumulate (each stays under a quarter of the one before it), so a lookup reads
+Segments merge as they accumulate (each holds at most a quarter of the rows of the one before it), so a lookup reads
 a handful. Segments are mapped a slice at a time, so memory stays bounded however large they grow.
 """
 

@@ -4,6 +4,7 @@ the same run.
 
     python tests/benchmarks/scale.py speed [--copies 3] [--rounds 3]
     python tests/benchmarks/scale.py incremental [--paragraphs 1000000] [--files 1000] [--rounds 3] [--save FILE | --base FILE]
+    python tests/benchmarks/scale.py lookup [--paragraphs 1000000 | --base FILE] [--documents 10 100 1000] [--rounds 5]
     python tests/benchmarks/scale.py memory [--files 100000]
 
 `speed` dedups the syndicated corpus of tests/benchmarks/syndication.py (gold articles and edited
@@ -16,7 +17,9 @@ up first, untimed, each side starts from a collected heap, and the comparison is
 times, alternating which side goes first.
 
 `incremental` builds a warehouse of N synthetic paragraphs (or copies one saved earlier), then times the
-same `docdedup run` of F new files into it and into an empty warehouse. `memory` runs `docdedup run`
+same `docdedup run` of F new files into it and into an empty warehouse. `lookup` times candidate search's
+band-key lookup for runs of several sizes into such a warehouse: the sorted index beside it against the
+hash join with all of lsh_bands that it replaced. `memory` runs `docdedup run`
 over F generated files in a child process and reports its peak resident memory.
 """
 
@@ -274,6 +277,52 @@ def cmd_incremental(args) -> None:
     print(f"median of {len(rounds)} rounds: {statistics.median(full / empty for empty, full in rounds):.2f}x")
 
 
+def cmd_lookup(args) -> None:
+    """Candidate search's band-key lookup for runs of several sizes into a large warehouse: the sorted index beside
+    it (flows/warehouse/key_index.py) against the hash join with lsh_bands that it replaced, same keys, same hits."""
+    import pyarrow as pa
+
+    from flows import warehouse
+    from flows.dedup import collect_batch, key_owners
+
+    settings = Settings()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "w.duckdb"
+        if args.base:
+            shutil.copyfile(args.base, db)
+        else:
+            build_warehouse(db, args.paragraphs, settings)
+        with warehouse.connect(db) as con:
+            held = con.execute("SELECT count(*) FROM lsh_bands").fetchone()[0]
+            index = warehouse.band_index(con)
+            t = time.perf_counter()
+            manifest = index.current(con)
+            print(f"{held:,} band keys; index built in {time.perf_counter() - t:.1f} s "
+                  f"({sum(s['rows'] for s in manifest['segments']) * 16 / 2**20:,.0f} MiB)")
+            new = next(synthetic_documents(25 * max(args.documents), seed=99, settings=settings))
+            for n in args.documents:
+                _, variants = collect_batch(new[:n], 0, settings)
+                keys, owners = key_owners(variants, "band_keys")
+                con.register("q", pa.table({"band_key": keys, "owner": owners}))
+                hits = len(index.lookup(con, keys, owners)[0])
+                times = {"index": [], "join": []}
+                for r in range(args.rounds):
+                    for side in (("index", "join") if r % 2 == 0 else ("join", "index")):
+                        t = time.perf_counter()
+                        if side == "index":
+                            found = len(index.lookup(con, keys, owners)[0])
+                        else:
+                            found = con.execute(
+                                "SELECT q.owner, b.norm_hash FROM q JOIN lsh_bands b USING (band_key)").arrow().read_all().num_rows
+                        times[side].append(time.perf_counter() - t)
+                        assert found == hits, (side, found, hits)
+                con.unregister("q")
+                index_s, join_s = statistics.median(times["index"]), statistics.median(times["join"])
+                print(f"{n:5,} documents ({len(variants):,} paragraphs, {len(keys):,} band keys, {hits:,} hits): "
+                      f"index {index_s * 1000:7.1f} ms  join {join_s * 1000:7.1f} ms  -> {join_s / index_s:.1f}x "
+                      f"(median of {args.rounds})")
+
+
 def copy_warehouse(source: Path, target: Path) -> None:
     """A warehouse file and its band-key index folder."""
     shutil.copyfile(source, target)
@@ -310,10 +359,15 @@ def main() -> None:
     s.add_argument("--rounds", type=int, default=3)
     s.add_argument("--save", type=Path, help="keep a copy of the built warehouse here (building takes minutes)")
     s.add_argument("--base", type=Path, help="start from a copy of a warehouse saved with --save instead of building")
+    s = sub.add_parser("lookup")
+    s.add_argument("--paragraphs", type=int, default=1_000_000)
+    s.add_argument("--documents", type=int, nargs="+", default=[10, 100, 1000])
+    s.add_argument("--rounds", type=int, default=5)
+    s.add_argument("--base", type=Path, help="start from a copy of a warehouse saved with incremental --save")
     s = sub.add_parser("memory")
     s.add_argument("--files", type=int, default=100_000)
     args = ap.parse_args()
-    {"speed": cmd_speed, "incremental": cmd_incremental, "memory": cmd_memory}[args.cmd](args)
+    {"speed": cmd_speed, "incremental": cmd_incremental, "lookup": cmd_lookup, "memory": cmd_memory}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -30,3 +30,24 @@ def test_scripts_without_spaces_become_one_word_a_character():
     assert normalize("北京的天气很好。Tokyo東京タワー, ok") == "北 京 的 天 气 很 好 tokyo 東 京 タ ワ ー ok"
     assert normalize("ไทยดี and 中") == "ไ ท ย ด and 中"
     assert normalize("中文") == normalize(" 中  文 ")
+
+
+def test_sentences_are_those_the_stored_sentence_keys_were_made_from():
+    """Sentence keys stored by earlier runs must keep matching: the split equals the lookbehind form it replaced."""
+    import json
+    import re
+
+    from conftest import SHARED
+
+    from flows.split import normalize_paragraphs
+
+    earlier = re.compile(r"(?<=[.!?…])[\"'”’»)\]]*\s+|(?<=[。！？])[」』]*")
+    texts = ["He said: “We’re there.” The U.S. has 2,500 troops… Really?! Yes!» (Officials agreed.) Done",
+             "北京的天气很好。」东京。Tokyo is big！ Ok？ 'Quoted.' ... . ! Next", "It's “done.”  Again…  and…"]
+    gold = SHARED / "benchmarks" / "article-extraction" / "ground-truth.json"
+    if gold.is_file():
+        texts += [p for page in json.loads(gold.read_text(encoding="utf-8")).values()
+                  for p in str(page.get("articleBody", "")).split("\n") if p.strip()]
+    expected = [[n for n in map(normalize, earlier.split(t)) if n] for t in texts]
+    assert normalize_paragraphs(texts) == expected
+    assert len(texts) > 1000 or not gold.is_file()

@@ -109,12 +109,18 @@ def test_a_rolled_back_batch_leaves_the_index_as_it_was(tmp_path: Path, monkeypa
     assert not (Path(f"{db}.bands") / "pending.json").exists()
 
 
-@pytest.mark.parametrize("damage", ["deleted", "restored"])
-def test_a_missing_or_foreign_index_is_rebuilt(tmp_path: Path, damage: str):
+@pytest.mark.parametrize("damage", ["deleted", "truncated", "garbled", "restored"])
+def test_a_missing_damaged_or_foreign_index_is_rebuilt(tmp_path: Path, damage: str):
     db = tmp_path / "w.duckdb"
     ingest_docs(db, docs(1))
+    folder = Path(f"{db}.bands")
     if damage == "deleted":
-        shutil.rmtree(f"{db}.bands")
+        shutil.rmtree(folder)
+    elif damage == "truncated":
+        segment = next(folder.glob("*.owners"))
+        segment.write_bytes(segment.read_bytes()[:-8])
+    elif damage == "garbled":
+        (folder / "manifest.json").write_text('{"format": 1, "table": "lsh_bands", "segments": [{}]}')
     else:
         # A warehouse restored from a copy taken before the last run, beside the newer index.
         shutil.copy(db, tmp_path / "backup.duckdb")

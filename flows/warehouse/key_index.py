@@ -84,16 +84,18 @@ class KeyIndex:
         return self.folder / f"{name}.keys", self.folder / f"{name}.owners"
 
     def _manifest(self) -> dict | None:
+        """The manifest, or None when it is missing, unreadable, of another format, or names a segment whose files
+        are missing or not of its size (anything but None is checked against the table by `current`)."""
         try:
             manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        if manifest.get("format") != FORMAT or manifest.get("table") != TABLE:
-            return None
-        for segment in manifest["segments"]:
-            keys, owners = self._files(segment["name"])
-            if not (keys.is_file() and owners.is_file() and keys.stat().st_size == owners.stat().st_size == 8 * segment["rows"]):
+            if manifest["format"] != FORMAT or manifest["table"] != TABLE:
                 return None
+            for segment in manifest["segments"]:
+                keys, owners = self._files(segment["name"])
+                if not keys.stat().st_size == owners.stat().st_size == 8 * segment["rows"]:
+                    return None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
         return manifest
 
     def _save(self, state: State, segments: list[dict]) -> None:

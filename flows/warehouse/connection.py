@@ -73,6 +73,9 @@ def connect(path: Path, read_only: bool = False, memory_limit: str = "1GB", wait
         path.parent.mkdir(parents=True, exist_ok=True)
     con = _open(path, read_only, memory_limit, wait_seconds, on_wait)
     try:
+        # DuckDB draws a progress bar on stdout for long statements (a schema upgrade, the band-key index's first
+        # build), in the middle of the run's own output and logs.
+        con.execute("SET enable_progress_bar = false")
         _load_fts(con)
         if read_only:
             if con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'").fetchone()[0]:

@@ -130,3 +130,19 @@ def test_a_missing_damaged_or_foreign_index_is_rebuilt(tmp_path: Path, damage: s
     # Every passage found again: nothing lost to a stale index.
     assert summary["paragraphs_new"] == 0 and summary["paragraphs_near"] > 0
     assert index_rows(db) == sorted(table(db, "SELECT band_key, norm_hash FROM lsh_bands"))
+
+
+def test_a_batch_whose_keys_cannot_be_written_beside_commits_and_the_index_is_rebuilt(tmp_path: Path, monkeypatch):
+    db = tmp_path / "w.duckdb"
+    ingest_docs(db, docs(1))
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(key_index, "_write", disk_full)
+    summary = ingest_docs(db, docs(2))
+    monkeypatch.undo()
+    assert summary["files_new"] == len(texts(2))  # the index is a copy: the batch itself commits
+    summary = ingest_docs(db, near_copies(2))
+    assert summary["paragraphs_new"] == 0 and summary["paragraphs_near"] > 0
+    assert index_rows(db) == sorted(table(db, "SELECT band_key, norm_hash FROM lsh_bands"))

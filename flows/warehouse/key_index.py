@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,13 +180,19 @@ class KeyIndex:
         batch must record (`key_index_state`) in that transaction."""
         before = table_state(con)
         after = State(before.rows + len(keys), uuid.uuid4().hex)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        order = np.argsort(keys)
-        keys_path, owners_path = self._files(after.token)
-        _write(keys_path, keys[order])
-        _write(owners_path, owners[order])
-        self.pending_path.write_text(json.dumps({"parent": before.token, "token": after.token, "rows": len(keys)}),
-                                     encoding="utf-8")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            order = np.argsort(keys)
+            keys_path, owners_path = self._files(after.token)
+            _write(keys_path, keys[order])
+            _write(owners_path, owners[order])
+            self.pending_path.write_text(json.dumps({"parent": before.token, "token": after.token, "rows": len(keys)}),
+                                         encoding="utf-8")
+        except OSError:
+            # The index cannot take the keys now (a full disk): the batch goes on, and with no pending segment
+            # `publish` leaves the index to be rebuilt.
+            with suppress(OSError):
+                self.pending_path.unlink(missing_ok=True)
         return after
 
     def publish(self, con: duckdb.DuckDBPyConnection) -> None:

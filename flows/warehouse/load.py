@@ -182,7 +182,7 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     index = band_index(con)
     try:
         index.publish(con)
-    except OSError:
+    except Exception:
         with suppress(OSError):
             index.invalidate()
 
@@ -201,11 +201,13 @@ def write_batch(
     for name, table in tables.items():
         con.register(name, table)
     values = {"now": now, "run_id": run.run_id, "minhash_config": run.minhash_config}
-    if tables["t_bands"].num_rows:
-        # The batch's band keys, as the index's pending segment; the table's new state goes in this transaction.
-        state = band_index(con).stage(con, tables["t_bands"]["band_key"].to_numpy(), tables["t_bands"]["norm_hash"].to_numpy())
-        con.execute("UPDATE key_index_state SET n_rows = ?, token = ? WHERE table_name = 'lsh_bands'", [state.rows, state.token])
     try:
+        if tables["t_bands"].num_rows:
+            # The batch's band keys, as the index's pending segment; the table's new state goes in this transaction.
+            bands = tables["t_bands"]
+            state = band_index(con).stage(con, bands["band_key"].to_numpy(), bands["norm_hash"].to_numpy())
+            con.execute("UPDATE key_index_state SET n_rows = ?, token = ? WHERE table_name = 'lsh_bands'",
+                        [state.rows, state.token])
         for sql, params in _BATCH_SQL:
             con.execute(sql, [values[p] for p in params])
     finally:

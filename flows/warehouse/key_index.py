@@ -59,11 +59,17 @@ def table_state(con: duckdb.DuckDBPyConnection) -> State:
     return State(rows, token)
 
 
+def _synced(*files) -> None:
+    """Flush written segment files to disk before a manifest names them."""
+    for f in files:
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def _write(path: Path, values: np.ndarray) -> None:
     with open(path, "wb") as f:
         values.astype("<i8", copy=False).tofile(f)
-        f.flush()
-        os.fsync(f.fileno())
+        _synced(f)
 
 
 def _mapped(path: Path, start: int, stop: int) -> np.ndarray:
@@ -99,16 +105,17 @@ class KeyIndex:
             return None
         return manifest
 
-    def _save(self, state: State, segments: list[dict]) -> None:
-        """Write the manifest atomically, then delete every file it does not name."""
+    def _save(self, state: State, segments: list[dict]) -> dict:
+        """Write the manifest atomically, then delete every file it does not name; returns the manifest."""
+        manifest = {"format": FORMAT, "table": TABLE, "rows": state.rows, "token": state.token, "segments": segments}
         tmp = self.folder / "manifest.json.tmp"
-        tmp.write_text(json.dumps({"format": FORMAT, "table": TABLE, "rows": state.rows, "token": state.token,
-                                   "segments": segments}), encoding="utf-8")
+        tmp.write_text(json.dumps(manifest), encoding="utf-8")
         os.replace(tmp, self.manifest_path)
         keep = {"manifest.json"} | {f"{s['name']}.{ext}" for s in segments for ext in ("keys", "owners")}
         for path in self.folder.iterdir():
             if path.name not in keep:
                 path.unlink(missing_ok=True)
+        return manifest
 
     def invalidate(self) -> None:
         """Forget the index: the next lookup rebuilds it from the table."""
@@ -137,16 +144,12 @@ class KeyIndex:
                 batch.column(0).to_numpy().astype("<i8", copy=False).tofile(fk)
                 batch.column(1).to_numpy().astype("<i8", copy=False).tofile(fo)
                 rows += batch.num_rows
-            for f in (fk, fo):
-                f.flush()
-                os.fsync(f.fileno())
+            _synced(fk, fo)
         state = table_state(con)
         if rows != state.rows:  # the count drifted (rows written around the loader): trust the table
             con.execute("UPDATE key_index_state SET n_rows = ? WHERE table_name = ?", [rows, TABLE])
             state = State(rows, state.token)
-        segments = [{"name": name, "rows": rows}] if rows else []
-        self._save(state, segments)
-        return self._manifest() or {"rows": state.rows, "token": state.token, "segments": segments}
+        return self._save(state, [{"name": name, "rows": rows}] if rows else [])
 
     def lookup(self, con: duckdb.DuckDBPyConnection, keys: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each stored key equal to one of `keys`: (the owner of the query key, the stored key's norm_hash)."""
@@ -244,7 +247,5 @@ class KeyIndex:
                 keys[order].tofile(fk)
                 np.concatenate([_mapped(oa, i, ea), _mapped(ob, j, eb)])[order].tofile(fo)
                 i, j = ea, eb
-            for f in (fk, fo):
-                f.flush()
-                os.fsync(f.fileno())
+            _synced(fk, fo)
         return {"name": name, "rows": na + nb}

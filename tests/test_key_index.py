@@ -39,6 +39,14 @@ def near_copies(seed: int) -> list:
             for i, paragraphs in enumerate(texts(seed))]
 
 
+def assert_found_again(db: Path, seed: int) -> None:
+    """Near-copies of `docs(seed)` all join the passages stored (only a band key can find them), and the index is
+    back to exactly lsh_bands: nothing was lost to a stale index."""
+    summary = ingest_docs(db, near_copies(seed))
+    assert summary["paragraphs_new"] == 0 and summary["paragraphs_near"] > 0
+    assert index_rows(db) == sorted(table(db, "SELECT band_key, norm_hash FROM lsh_bands"))
+
+
 def joined(db: Path, keys: np.ndarray, owners: np.ndarray) -> list[tuple[int, int]]:
     """What the index must answer, by the join it replaces."""
     import pyarrow as pa
@@ -88,9 +96,7 @@ def test_a_commit_whose_index_was_not_published_is_rebuilt_from_the_table(tmp_pa
     with pytest.raises(AssertionError):
         index_rows(db)
     # The next run's lookup sees the difference and rebuilds: the second run's passages are found.
-    summary = ingest_docs(db, near_copies(2))
-    assert summary["paragraphs_new"] == 0 and summary["paragraphs_near"] > 0
-    assert index_rows(db) == sorted(table(db, "SELECT band_key, norm_hash FROM lsh_bands"))
+    assert_found_again(db, 2)
 
 
 def test_a_rolled_back_batch_leaves_the_index_as_it_was(tmp_path: Path, monkeypatch):
@@ -126,10 +132,7 @@ def test_a_missing_damaged_or_foreign_index_is_rebuilt(tmp_path: Path, damage: s
         shutil.copy(db, tmp_path / "backup.duckdb")
         ingest_docs(db, docs(2))
         shutil.copy(tmp_path / "backup.duckdb", db)
-    summary = ingest_docs(db, near_copies(1))
-    # Every passage found again: nothing lost to a stale index.
-    assert summary["paragraphs_new"] == 0 and summary["paragraphs_near"] > 0
-    assert index_rows(db) == sorted(table(db, "SELECT band_key, norm_hash FROM lsh_bands"))
+    assert_found_again(db, 1)
 
 
 def test_a_batch_whose_keys_cannot_be_written_beside_commits_and_the_index_is_rebuilt(tmp_path: Path, monkeypatch):
@@ -143,6 +146,4 @@ def test_a_batch_whose_keys_cannot_be_written_beside_commits_and_the_index_is_re
     summary = ingest_docs(db, docs(2))
     monkeypatch.undo()
     assert summary["files_new"] == len(texts(2))  # the index is a copy: the batch itself commits
-    summary = ingest_docs(db, near_copies(2))
-    assert summary["paragraphs_new"] == 0 and summary["paragraphs_near"] > 0
-    assert index_rows(db) == sorted(table(db, "SELECT band_key, norm_hash FROM lsh_bands"))
+    assert_found_again(db, 2)

@@ -1,9 +1,11 @@
 import random
 from datetime import datetime
 
+import numpy as np
+
 from conftest import make_doc
 from flows.config import Settings
-from flows.dedup import Stored, candidate_pairs, collect_batch, paragraph_id_for, plan_dedup
+from flows.dedup import NewVariant, Stored, candidate_pairs, collect_batch, paragraph_id_for, plan_dedup
 
 WIRE = [
     "The city council voted 6-1 on Monday night to approve a $14 million plan to repair the Harbor Street bridge, closed to heavy trucks since November.",
@@ -80,9 +82,6 @@ def test_paraphrases_are_not_near_duplicates():
 
 
 def test_huge_buckets_are_compared_as_a_star_not_all_pairs():
-    from flows.dedup import NewVariant
-    import numpy as np
-
     keys = np.array([42], dtype=np.int64)
     variants = [NewVariant(h, "x", 10, np.zeros(1, np.uint32), keys) for h in range(200)]
     pairs = candidate_pairs(variants)
@@ -90,11 +89,7 @@ def test_huge_buckets_are_compared_as_a_star_not_all_pairs():
     assert (0, 199) in pairs and (198, 199) in pairs
 
 
-
 def test_band_only_pairs_whose_signatures_barely_agree_are_not_verified():
-    from flows.dedup import NewVariant
-    import numpy as np
-
     band = np.array([7], dtype=np.int64)
     sig = np.arange(100, dtype=np.uint32)
     other = sig.copy()
@@ -107,6 +102,7 @@ def test_band_only_pairs_whose_signatures_barely_agree_are_not_verified():
     sentence = np.array([99], dtype=np.int64)
     a, b = NewVariant(1, "x", 10, sig, band, sentence), NewVariant(2, "y", 10, other, band, sentence)
     assert candidate_pairs([a, b], floor=0.06) == {(1, 2)}
+
 
 WIRE_PARAGRAPH = (
     "The city council voted on Monday night to approve a fourteen million dollar plan to repair the Harbor Street bridge. "

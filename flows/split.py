@@ -29,6 +29,8 @@ _INNER_APOSTROPHE = re.compile(r"'(?<=\w')(?=\w)")
 # Joins the pieces of a batch while they are normalised (see `_normalize_pieces`).
 _SEP = "\x00"
 _NON_WORDS = re.compile(r"[^\w\x00]+")
+# On ASCII text \w is [A-Za-z0-9_]: every other ASCII character but the separator is a token boundary.
+_ASCII_BOUNDARIES = str.maketrans({c: " " for c in map(chr, range(1, 128)) if not (c.isalnum() or c == "_")})
 
 
 def _spaced(run: re.Match) -> str:
@@ -78,16 +80,42 @@ def _normalize_pieces(pieces: list[str]) -> list[str]:
     Joining does not change any piece's result: NUL is a non-word character that folding and
     case-folding leave alone, so it acts as a token boundary exactly like the start or end of a
     string; a NUL inside a piece was already a token boundary, so it is turned into a space first.
+
+    Pieces that are ASCII once NFKC and the typographic folds are applied (most news in Latin script) then
+    take a shorter path with the same result, four times faster: case-folding ASCII is lowercasing, no ASCII
+    script is written without spaces, and a translation table finds the token boundaries faster than the regex.
     """
+    pieces = [p.replace(_SEP, " ") for p in pieces]
+    others = [i for i, p in enumerate(pieces) if not p.isascii()]
+    if others:
+        # NFKC piece by piece: a batch holding one character to change would otherwise be rewritten
+        # whole, while most pieces pass NFKC's quick check untouched. ASCII is left as it is by both.
+        folded = _SEP.join(unicodedata.normalize("NFKC", pieces[i]) for i in others)
+        for char, repl in _FOLD_PAIRS:
+            if char in folded:
+                folded = folded.replace(char, repl)
+        for i, p in zip(others, folded.split(_SEP)):
+            pieces[i] = p
+    plain = [p.isascii() for p in pieces]
+    fast = iter(_words_ascii([p for p, a in zip(pieces, plain) if a]))
+    full = iter(_words_unicode([p for p, a in zip(pieces, plain) if not a]))
+    return [next(fast) if a else next(full) for a in plain]
+
+
+def _words_ascii(pieces: list[str]) -> list[str]:
+    """`_words_unicode` of ASCII pieces (the backquote is the one ASCII character among the folds)."""
     if not pieces:
         return []
-    # NFKC piece by piece: a batch holding one character to change would otherwise be rewritten
-    # whole, while most pieces pass NFKC's quick check untouched.
-    folded = _SEP.join(unicodedata.normalize("NFKC", p.replace(_SEP, " ")) for p in pieces)
-    for char, repl in _FOLD_PAIRS:
-        if char in folded:
-            folded = folded.replace(char, repl)
-    folded = folded.casefold()
+    folded = _SEP.join(pieces).replace("`", "'").lower()
+    folded = _INNER_APOSTROPHE.sub("", folded).translate(_ASCII_BOUNDARIES)
+    return [" ".join(p.split()) for p in folded.split(_SEP)]
+
+
+def _words_unicode(pieces: list[str]) -> list[str]:
+    """Folded pieces (NFKC and typographic folds applied, no NUL inside) -> case-folded words joined by one space."""
+    if not pieces:
+        return []
+    folded = _SEP.join(pieces).casefold()
     # An apostrophe inside a word belongs to it ("don't" is one token, not "don" + "t").
     folded = _INNER_APOSTROPHE.sub("", folded)
     # Scripts written without spaces: every character is a word, so shingles are character n-grams.

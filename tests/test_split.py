@@ -51,3 +51,18 @@ def test_sentences_are_those_the_stored_sentence_keys_were_made_from():
     expected = [[n for n in map(normalize, earlier.split(t)) if n] for t in texts]
     assert normalize_paragraphs(texts) == expected
     assert len(texts) > 1000 or not gold.is_file()
+
+
+def test_ascii_takes_a_shorter_path_to_the_same_words():
+    """The ASCII path equals the full one on every ASCII character (pieces reach both without NUL, and the full path
+    after the folds, which turn the backquote into an apostrophe)."""
+    import random
+
+    from flows.split import _words_ascii, _words_unicode, normalize
+
+    rng = random.Random(4)
+    chars = [chr(c) for c in range(1, 128)] + list("ab  ''`")
+    pieces = ["".join(rng.choice(chars) for _ in range(rng.randrange(0, 30))) for _ in range(20_000)]
+    assert _words_ascii(pieces) == _words_unicode([p.replace("`", "'") for p in pieces])
+    assert normalize("Don`t  STOP--it's_ok\t(really)\x00end") == normalize("Don’t stop — it’s_ok really end") == \
+        "dont stop its_ok really end"

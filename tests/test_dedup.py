@@ -157,3 +157,32 @@ def test_a_generic_line_inside_an_unrelated_variant_is_not_absorbed():
     plan = _plan([base, copy, alone])
     alone_occ = next(o for o in plan.occurrences if o.doc_id == alone.row.doc_id)
     assert alone_occ.paragraph_id != paragraph_id_for(base.row.doc_id, 0)
+
+
+def test_planning_pauses_the_cycle_collector_and_always_restores_it():
+    import gc
+
+    import pytest
+
+    from flows.dedup import _without_cycle_collection
+
+    seen = []
+
+    @_without_cycle_collection
+    def plan(fail: bool) -> str:
+        seen.append(gc.isenabled())
+        if fail:
+            raise ValueError("planning failed")
+        return "planned"
+
+    assert plan(False) == "planned" and seen == [False] and gc.isenabled()
+    with pytest.raises(ValueError):
+        plan(True)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        plan(False)  # a caller that paused it itself keeps it paused
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert plan_dedup.__name__ == "plan_dedup" and plan_dedup.__wrapped__

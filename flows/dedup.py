@@ -81,7 +81,6 @@ class StoredCluster:
     canonical_doc_id: str
     canonical_position: int
     canonical_hash: int
-    canonical_text: str
     # norm_hash -> the text of one occurrence of every distinct variant already in the cluster, as stored
     # (not normalised: plan_dedup normalises only the variants it compares)
     variants: dict[int, str]
@@ -102,7 +101,7 @@ class Stored:
 @dataclass(frozen=True)
 class ParagraphRow:
     paragraph_id: str
-    text: str
+    text: str | None  # None when known: the stored text stays, unread
     first_doc_id: str
     first_position: int
     norm_hash: int
@@ -385,7 +384,9 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
         for comp in comps.values():
             for pid in comp.old:
                 c = stored.clusters[pid]
-                option = (c.canonical_order, c.canonical_doc_id, c.canonical_position, c.canonical_hash, c.canonical_text)
+                # No text: a stored passage keeps the text it has (ParagraphRow.known). The order key and the
+                # position always tell two options apart, so the text is never compared.
+                option = (c.canonical_order, c.canonical_doc_id, c.canonical_position, c.canonical_hash, None)
                 comp.canon = option if comp.canon is None else min(comp.canon, option)
         return comps
 

@@ -161,8 +161,10 @@ def assert_consistent(db: Path) -> None:
     assert table(db, "SELECT count(*) FROM document_paragraphs WHERE paragraph_id NOT IN (SELECT paragraph_id FROM paragraphs)") == [(0,)]
     assert table(db, """SELECT count(*) FROM paragraphs p WHERE n_occurrences <>
                         (SELECT count(*) FROM document_paragraphs dp WHERE dp.paragraph_id = p.paragraph_id)""") == [(0,)]
+    assert table(db, """SELECT count(*) FROM paragraphs p WHERE n_documents <>
+                        (SELECT count(DISTINCT doc_id) FROM document_paragraphs dp WHERE dp.paragraph_id = p.paragraph_id)""") == [(0,)]
     assert table(db, """SELECT count(*) FROM paragraphs p WHERE 1 <> (SELECT count(*) FROM document_paragraphs dp
-                        WHERE dp.paragraph_id = p.paragraph_id AND dp.match = 'new'
+                        WHERE dp.paragraph_id = p.paragraph_id AND dp.match = 'new' AND dp.text = p.text
                           AND dp.doc_id = p.first_doc_id AND dp.position = p.first_position)""") == [(0,)]
     assert table(db, "SELECT count(*) FROM document_paragraphs WHERE match = 'new'") == table(db, "SELECT count(*) FROM paragraphs")
     assert table(db, """SELECT count(*) FROM passage_links WHERE paragraph_id NOT IN (SELECT paragraph_id FROM paragraphs)

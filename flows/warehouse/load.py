@@ -80,8 +80,7 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], flo
     con.register("touched", pa.table({"paragraph_id": pa.array(pids, pa.string())}))
     try:
         canon = con.execute(
-            """SELECT p.paragraph_id, d.published, d.run_id, d.source_path, p.first_doc_id, p.first_position,
-                      p.norm_hash, p.text
+            """SELECT p.paragraph_id, d.published, d.run_id, d.source_path, p.first_doc_id, p.first_position, p.norm_hash
                FROM paragraphs p JOIN touched USING (paragraph_id) JOIN documents d ON d.doc_id = p.first_doc_id"""
         ).fetchall()
         link_rows = con.execute(
@@ -100,14 +99,13 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], flo
     variants_of: dict[str, dict[int, str]] = {}
     for pid, h, text in variant_rows:
         variants_of.setdefault(pid, {})[h] = text
-    for pid, published, run_id, source_path, doc_id, position, h, text in canon:
+    for pid, published, run_id, source_path, doc_id, position, h in canon:
         stored.clusters[pid] = StoredCluster(
             paragraph_id=pid,
             canonical_order=order_key(published, run_id, source_path, position),
             canonical_doc_id=doc_id,
             canonical_position=position,
             canonical_hash=h,
-            canonical_text=text,
             variants=variants_of.get(pid, {}),
         )
     return stored
@@ -331,12 +329,20 @@ _BATCH_SQL: list[tuple[str, tuple[str, ...]]] = [
                 WHERE paragraph_id IN (SELECT new_id FROM t_repoint) OR whole_paragraph_id IN (SELECT new_id FROM t_repoint))
             WHERE n > 1)""", ()),
     ("""DELETE FROM paragraphs WHERE paragraph_id IN (SELECT paragraph_id FROM t_retired)
-          OR paragraph_id IN (SELECT paragraph_id FROM t_par)""", ()),
+          OR paragraph_id IN (SELECT paragraph_id FROM t_par WHERE NOT known)""", ()),
     ("""INSERT INTO paragraphs BY NAME
         SELECT p.paragraph_id, p.text, p.first_doc_id, p.first_position, p.norm_hash,
                count(*)::INTEGER AS n_occurrences, count(DISTINCT dp.doc_id)::INTEGER AS n_documents
         FROM t_par p JOIN document_paragraphs dp USING (paragraph_id)
+        WHERE NOT p.known
         GROUP BY ALL""", ()),
+    # A stored passage keeps its canonical, hence its text: only its counts change (its text is neither read
+    # nor rewritten).
+    ("""UPDATE paragraphs p SET n_occurrences = c.n_occurrences, n_documents = c.n_documents
+        FROM (SELECT paragraph_id, count(*)::INTEGER AS n_occurrences, count(DISTINCT doc_id)::INTEGER AS n_documents
+              FROM document_paragraphs WHERE paragraph_id IN (SELECT paragraph_id FROM t_par WHERE known)
+              GROUP BY paragraph_id) c
+        WHERE p.paragraph_id = c.paragraph_id""", ()),
     ("""UPDATE paragraph_fingerprints f SET paragraph_id = vc.paragraph_id FROM t_vc vc
         WHERE f.norm_hash = vc.norm_hash AND f.paragraph_id <> vc.paragraph_id""", ()),
     ("""INSERT INTO paragraph_fingerprints BY NAME

@@ -17,7 +17,8 @@ up first, untimed, each side starts from a collected heap, and the comparison is
 times, alternating which side goes first.
 
 `incremental` builds a warehouse of N synthetic paragraphs (or copies one saved earlier), then times the
-same `docdedup run` of F new files into it and into an empty warehouse. `lookup` times candidate search's
+same `docdedup run` of F new files into it and into an empty warehouse (a fresh one of each every
+round, the order alternating). `lookup` times candidate search's
 band-key lookup for runs of several sizes into such a warehouse: the sorted index beside it against the
 hash join with all of lsh_bands that it replaced. `memory` runs `docdedup run`
 over F generated files in a child process and reports its peak resident memory.
@@ -266,11 +267,13 @@ def cmd_incremental(args) -> None:
         with prefect_test_harness(server_startup_timeout=120):
             _flow_seconds(raw, tmp / "warmup.duckdb")  # first flow run pays Prefect's start-up
             for r in range(args.rounds):
-                # Each round loads into a fresh empty warehouse and a fresh copy of the large one.
+                # Each round loads into a fresh empty warehouse and a fresh copy of the large one, in alternating
+                # order: neither run always follows the copy or the other run.
                 copy_warehouse(big, tmp / "full.duckdb")
-                empty = _flow_seconds(raw, tmp / f"empty-{r}.duckdb")
-                full = _flow_seconds(raw, tmp / "full.duckdb")
-                rounds.append((empty, full))
+                seconds = {}
+                for side in (("empty", "full") if r % 2 == 0 else ("full", "empty")):
+                    seconds[side] = _flow_seconds(raw, tmp / (f"empty-{r}.duckdb" if side == "empty" else "full.duckdb"))
+                rounds.append((seconds["empty"], seconds["full"]))
     for empty, full in rounds:
         print(f"run of {args.files} files into an empty warehouse: {empty:.1f} s; into a warehouse of {held:,} "
               f"paragraphs: {full:.1f} s  -> {full / empty:.2f}x")

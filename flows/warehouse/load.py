@@ -54,9 +54,11 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], flo
         # Signatures of the stored side of band-only hits, in a second query: reading the signature column
         # along with the hits cost more than the hits themselves.
         banded = [hit for hit in hits if not hit[3]] if floor > 0 else []
-        con.register("banded", pa.table({"norm_hash": pa.array(sorted({hit[1] for hit in banded}), pa.int64())}))
-        stored_signature = dict(con.execute(
-            "SELECT f.norm_hash, f.signature FROM paragraph_fingerprints f JOIN banded USING (norm_hash)").fetchall())
+        stored_signature = {}
+        if banded:  # else no need to scan the signature column
+            con.register("banded", pa.table({"norm_hash": pa.array(sorted({hit[1] for hit in banded}), pa.int64())}))
+            stored_signature = dict(con.execute(
+                "SELECT f.norm_hash, f.signature FROM paragraph_fingerprints f JOIN banded USING (norm_hash)").fetchall())
     finally:
         for name in ("new_hashes", "band_hits", "new_sentences", "banded"):
             con.unregister(name)

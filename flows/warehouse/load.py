@@ -332,19 +332,21 @@ _BATCH_SQL: list[tuple[str, tuple[str, ...]]] = [
             WHERE n > 1)""", ()),
     ("""DELETE FROM paragraphs WHERE paragraph_id IN (SELECT paragraph_id FROM t_retired)
           OR paragraph_id IN (SELECT paragraph_id FROM t_par WHERE NOT known)""", ()),
+    # The occurrence counts of every passage the batch changed, in one pass over document_paragraphs.
+    ("""CREATE OR REPLACE TEMP TABLE t_counts AS
+        SELECT paragraph_id, count(*)::INTEGER AS n_occurrences, count(DISTINCT doc_id)::INTEGER AS n_documents
+        FROM document_paragraphs WHERE paragraph_id IN (SELECT paragraph_id FROM t_par)
+        GROUP BY paragraph_id""", ()),
     ("""INSERT INTO paragraphs BY NAME
-        SELECT p.paragraph_id, p.text, p.first_doc_id, p.first_position, p.norm_hash,
-               count(*)::INTEGER AS n_occurrences, count(DISTINCT dp.doc_id)::INTEGER AS n_documents
-        FROM t_par p JOIN document_paragraphs dp USING (paragraph_id)
-        WHERE NOT p.known
-        GROUP BY ALL""", ()),
+        SELECT p.paragraph_id, p.text, p.first_doc_id, p.first_position, p.norm_hash, c.n_occurrences, c.n_documents
+        FROM t_par p JOIN t_counts c USING (paragraph_id)
+        WHERE NOT p.known""", ()),
     # A stored passage keeps its canonical, hence its text: only its counts change (its text is neither read
     # nor rewritten).
     ("""UPDATE paragraphs p SET n_occurrences = c.n_occurrences, n_documents = c.n_documents
-        FROM (SELECT paragraph_id, count(*)::INTEGER AS n_occurrences, count(DISTINCT doc_id)::INTEGER AS n_documents
-              FROM document_paragraphs WHERE paragraph_id IN (SELECT paragraph_id FROM t_par WHERE known)
-              GROUP BY paragraph_id) c
-        WHERE p.paragraph_id = c.paragraph_id""", ()),
+        FROM t_counts c JOIN t_par t USING (paragraph_id)
+        WHERE t.known AND p.paragraph_id = c.paragraph_id""", ()),
+    ("DROP TABLE t_counts", ()),
     ("""UPDATE paragraph_fingerprints f SET paragraph_id = vc.paragraph_id FROM t_vc vc
         WHERE f.norm_hash = vc.norm_hash AND f.paragraph_id <> vc.paragraph_id""", ()),
     ("""INSERT INTO paragraph_fingerprints BY NAME

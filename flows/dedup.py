@@ -190,13 +190,35 @@ def key_owners(variants: list[NewVariant], attr: str) -> tuple[np.ndarray, np.nd
     return np.concatenate([k for _, k in arrays]).astype(np.int64, copy=False), np.repeat(owners, lengths)
 
 
-def agreeing(pairs: list[tuple[int, int]], left: dict[int, np.ndarray], right: dict[int, np.ndarray],
-             floor: float) -> list[bool]:
-    """For each pair (a, b): whether signatures left[a] and right[b] agree on at least `floor` of their values
-    (MinHash's estimate of their Jaccard similarity; Settings.candidate_floor)."""
+@dataclass(frozen=True)
+class Signatures:
+    """MinHash signatures by norm_hash, held as one matrix: row `row_of[h]` is the signature of h."""
+
+    row_of: dict[int, int]
+    matrix: np.ndarray  # uint32 (n, num_perm)
+
+    @classmethod
+    def of(cls, hashes: list[int], matrix: np.ndarray) -> Signatures:
+        return cls(dict(zip(hashes, range(len(hashes)))), matrix)
+
+    @classmethod
+    def of_variants(cls, variants: list[NewVariant]) -> Signatures:
+        if not variants:
+            return cls({}, np.zeros((0, 0), dtype=np.uint32))
+        return cls.of([v.norm_hash for v in variants], np.stack([v.signature for v in variants]))
+
+    def rows(self, hashes) -> np.ndarray:
+        return self.matrix[np.fromiter(map(self.row_of.__getitem__, hashes), dtype=np.int64)]
+
+
+def agreeing(pairs: list[tuple[int, int]], left: Signatures, right: Signatures, floor: float) -> list[bool]:
+    """For each pair (a, b): whether the signatures of a in `left` and b in `right` agree on at least `floor` of
+    their values (MinHash's estimate of their Jaccard similarity; Settings.candidate_floor).
+
+    Each side is one matrix indexed by row, not one array per pair stacked: a variant is in many pairs."""
     if not pairs:
         return []
-    a, b = np.stack([left[x] for x, _ in pairs]), np.stack([right[y] for _, y in pairs])
+    a, b = left.rows(x for x, _ in pairs), right.rows(y for _, y in pairs)
     return ((a == b).mean(axis=1) >= floor).tolist()
 
 
@@ -206,7 +228,7 @@ def candidate_pairs(variants: list[NewVariant], floor: float = 0.0) -> set[tuple
     sentences = _shared_key_pairs(*key_owners(variants, "sentence_keys"))
     banded = _shared_key_pairs(*key_owners(variants, "band_keys")) - sentences
     if floor > 0:
-        sig = {v.norm_hash: v.signature for v in variants}
+        sig = Signatures.of_variants(variants)
         pairs = sorted(banded)
         banded = {p for p, keep in zip(pairs, agreeing(pairs, sig, sig, floor)) if keep}
     return sentences | banded

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from flows import __version__
-from flows.dedup import DedupPlan, NewVariant, Stored, StoredCluster, agreeing, key_owners, order_key
+from flows.dedup import DedupPlan, NewVariant, Signatures, Stored, StoredCluster, agreeing, key_owners, order_key
 from flows.discover import Rejection
 from flows.read import Unchanged
 from flows.warehouse.connection import WarehouseError, _now
@@ -68,7 +68,7 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], flo
         keys = list(stored_signature)
         rows = np.frombuffer(b"".join(stored_signature.values()), "<u4").reshape(len(keys), -1)
         pairs = [(hit[0], hit[1]) for hit in banded]
-        agree = agreeing(pairs, {v.norm_hash: v.signature for v in variants}, dict(zip(keys, rows)), floor)
+        agree = agreeing(pairs, Signatures.of_variants(variants), Signatures.of(keys, rows), floor)
         chance = {p for p, keep in zip(pairs, agree) if not keep}
     else:
         chance = set()

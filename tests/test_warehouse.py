@@ -40,6 +40,24 @@ def test_schema_files_are_applied_once_and_recorded(tmp_path: Path):
     assert {r[0] for r in table(db, "SELECT table_name FROM information_schema.tables")} >= set(ALL_TABLES)
 
 
+def test_the_paragraph_ids_that_runs_update_are_stored_uncompressed(tmp_path: Path):
+    # 008_plain_ids.sql: a checkpoint rewrites an updated column without re-running FSST's analysis.
+    db = tmp_path / "w.duckdb"
+    with warehouse.connect(db) as con:
+        con.execute("""INSERT INTO document_paragraphs SELECT 'd' || i // 20, i % 20, md5(i::VARCHAR)[:16], 'text ' || i,
+                           'new', 1.0, i FROM range(5000) r(i)""")
+        con.execute("""INSERT INTO paragraph_fingerprints SELECT i, md5(i::VARCHAR)[:16], 8, '\\x00'::BLOB, 'm'
+                       FROM range(5000) r(i)""")
+        con.execute("CHECKPOINT")
+        stored = con.execute("""SELECT table_name, list(DISTINCT compression ORDER BY compression) FROM (
+                                    SELECT 'document_paragraphs' AS table_name, * FROM pragma_storage_info('document_paragraphs')
+                                    UNION ALL BY NAME
+                                    SELECT 'paragraph_fingerprints' AS table_name, * FROM pragma_storage_info('paragraph_fingerprints'))
+                                WHERE column_name = 'paragraph_id' AND segment_type = 'VARCHAR'
+                                GROUP BY ALL ORDER BY ALL""").fetchall()
+    assert stored == [("document_paragraphs", ["Uncompressed"]), ("paragraph_fingerprints", ["Uncompressed"])]
+
+
 def test_a_newer_schema_is_refused(tmp_path: Path):
     db = tmp_path / "w.duckdb"
     with warehouse.connect(db) as con:

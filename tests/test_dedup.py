@@ -1,11 +1,14 @@
+import gc
 import random
 from datetime import datetime
 
 import numpy as np
+import pytest
 
 from conftest import make_doc
 from flows.config import Settings
-from flows.dedup import NewVariant, Stored, candidate_pairs, collect_batch, paragraph_id_for, plan_dedup
+from flows.dedup import (NewVariant, Stored, _without_cycle_collection, candidate_pairs, collect_batch, paragraph_id_for,
+                          plan_dedup)
 
 WIRE = [
     "The city council voted 6-1 on Monday night to approve a $14 million plan to repair the Harbor Street bridge, closed to heavy trucks since November.",
@@ -160,12 +163,6 @@ def test_a_generic_line_inside_an_unrelated_variant_is_not_absorbed():
 
 
 def test_planning_pauses_the_cycle_collector_and_always_restores_it():
-    import gc
-
-    import pytest
-
-    from flows.dedup import _without_cycle_collection
-
     seen = []
 
     @_without_cycle_collection

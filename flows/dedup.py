@@ -29,7 +29,6 @@ import numpy as np
 
 from flows.config import Settings
 from flows.fingerprint import shingle_set
-from flows.split import normalize_texts
 
 # Published-date stand-in for undated documents: they sort after every dated one.
 UNDATED = datetime.max
@@ -81,8 +80,8 @@ class StoredCluster:
     canonical_doc_id: str
     canonical_position: int
     canonical_hash: int
-    # norm_hash -> the text of one occurrence of every distinct variant already in the cluster, as stored
-    # (not normalised: plan_dedup normalises only the variants it compares)
+    # norm_hash -> the normalised text of every distinct variant already in the cluster (stored with its
+    # fingerprint, paragraph_fingerprints.norm)
     variants: dict[int, str]
 
 
@@ -270,22 +269,14 @@ def _shared_key_pairs(key: np.ndarray, owner: np.ndarray) -> set[tuple[int, int]
 
 
 class _Shingles:
-    """Shingle sets of normalised texts, computed once each, and the relations between them.
+    """Shingle sets of normalised texts (new and stored variants by norm_hash), computed once each, and the
+    relations between them."""
 
-    `raw` holds texts not normalised yet (stored variants): each is normalised when first compared, or
-    in one batch by `prepare`."""
-
-    def __init__(self, norms: dict[int, str], raw: dict[int, str], settings: Settings):
-        self.norms, self.raw, self.settings, self.sets = norms, raw, settings, {}
-
-    def prepare(self, hashes) -> None:
-        todo = [h for h in set(hashes) if h not in self.norms and h in self.raw]
-        self.norms.update(zip(todo, normalize_texts([self.raw[h] for h in todo])))
+    def __init__(self, norms: dict[int, str], settings: Settings):
+        self.norms, self.settings, self.sets = norms, settings, {}
 
     def get(self, h: int) -> set[int]:
         if h not in self.sets:
-            if h not in self.norms:
-                self.prepare([h])
             self.sets[h] = shingle_set(self.norms[h], self.settings.minhash)
         return self.sets[h]
 
@@ -366,19 +357,17 @@ def _without_cycle_collection(fn):
 def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored: Stored, settings: Settings) -> DedupPlan:
     """Match this run's paragraphs exactly, approximately and by containment; cluster; pick canonicals; plan the writes."""
     eligible = {v.norm_hash for v in variants if v.band_keys is not None}
-    raw = {h: t for c in stored.clusters.values() for h, t in c.variants.items()}
-    norms = {v.norm_hash: v.norm for v in variants}
-    sh = _Shingles(norms, raw, settings)
+    known = {h: n for c in stored.clusters.values() for h, n in c.variants.items()}
+    sh = _Shingles({**known, **{v.norm_hash: v.norm for v in variants}}, settings)
     # Union-find node of every text: its stored cluster, or the new variant itself.
-    node = {h: ("c", stored.cluster_of[h]) if h in stored.cluster_of else ("n", h) for h in raw.keys() | norms.keys()}
+    node = {h: ("c", stored.cluster_of[h]) if h in stored.cluster_of else ("n", h) for h in sh.norms}
 
     # 1. verify candidates: near pairs are joined, containment pairs kept as (part, whole, containment)
     uf = _UnionFind()
     for v in variants:
         uf.find(node[v.norm_hash])
     contained: list[tuple[int, int, float]] = []
-    pairs = candidate_pairs(variants, settings.candidate_floor) | {(n, o) for n, o in stored.band_hits if n in eligible and o in raw}
-    sh.prepare([o for _, o in stored.band_hits] + [c.canonical_hash for c in stored.clusters.values()])
+    pairs = candidate_pairs(variants, settings.candidate_floor) | {(n, o) for n, o in stored.band_hits if n in eligible and o in known}
     for a, b in sorted(pairs):
         rel = sh.relation(a, b)
         if rel is None:

@@ -166,9 +166,12 @@ def test_an_older_warehouse_upgrades_in_place_and_keeps_every_row(tmp_path: Path
         pass
     assert table(db, "SELECT version FROM schema_migrations ORDER BY 1") == [(v,) for v, _, _ in all_migrations]
     # Every old row is still there; columns added later take their defaults.
-    after = {t: sorted(table(db, f"SELECT {'* EXCLUDE (paragraphs_contained)' if t == 'runs' else '*'} FROM {t}"), key=repr) for t in tables}
+    added = {"runs": "paragraphs_contained", "paragraph_fingerprints": "norm"}
+    after = {t: sorted(table(db, f"SELECT * {f'EXCLUDE ({added[t]})' if t in added else ''} FROM {t}"), key=repr) for t in tables}
     assert after == before
     assert table(db, "SELECT paragraphs_contained FROM runs") == [(0,)]
+    # 009: each stored variant's normalised text, from one of its occurrences.
+    assert table(db, "SELECT norm_hash, norm FROM paragraph_fingerprints ORDER BY 1") == [(11, "shared paragraph text"), (12, "own text")]
     assert table(db, "SELECT paragraph_id, n_documents, n_sites FROM duplicate_groups") == [("p1", 2, 1)]
 
 

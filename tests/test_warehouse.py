@@ -8,6 +8,7 @@ from conftest import band_index_rows, ingest_docs, make_doc, table
 from flows import warehouse
 from flows.config import MinHashConfig, Settings
 from flows.dedup import paragraph_id_for, plan_dedup
+from flows.fingerprint import content_hash
 
 WIRE = [
     "The city council voted 6-1 on Monday night to approve a $14 million plan to repair the Harbor Street bridge, closed to heavy trucks since November.",
@@ -46,7 +47,7 @@ def test_the_paragraph_ids_that_runs_update_are_stored_uncompressed(tmp_path: Pa
     with warehouse.connect(db) as con:
         con.execute("""INSERT INTO document_paragraphs SELECT 'd' || i // 20, i % 20, md5(i::VARCHAR)[:16], 'text ' || i,
                            'new', 1.0, i FROM range(5000) r(i)""")
-        con.execute("""INSERT INTO paragraph_fingerprints SELECT i, md5(i::VARCHAR)[:16], 8, '\\x00'::BLOB, 'm'
+        con.execute("""INSERT INTO paragraph_fingerprints SELECT i, md5(i::VARCHAR)[:16], 8, '\\x00'::BLOB, 'm', 'text ' || i
                        FROM range(5000) r(i)""")
         con.execute("CHECKPOINT")
         stored = con.execute("""SELECT table_name, list(DISTINCT compression ORDER BY compression) FROM (
@@ -81,6 +82,26 @@ def test_a_new_run_links_to_stored_paragraphs_without_refingerprinting_them(tmp_
     # Stored signatures are untouched; only the new variants were added.
     assert set(stored) <= set(table(db, "SELECT norm_hash, signature FROM paragraph_fingerprints"))
     assert table(db, "SELECT count(*) FROM paragraph_fingerprints")[0][0] == 4
+
+
+def test_a_warehouse_from_before_stored_norms_gets_them_and_still_matches(tmp_path: Path):
+    # 009_stored_norms.sql fills paragraph_fingerprints.norm for the variants stored before it, with the text a run
+    # would have written, and later runs verify their candidates against it.
+    db = tmp_path / "w.duckdb"
+    wire = WIRE + ["L’équipe de «Médecins» a dit — mardi — qu’elle ÉTUDIERAIT le pont ﬁnancé par la ville de Zürich."]
+    ingest_docs(db, [make_doc("wire.txt", wire, published=datetime(2025, 3, 4))])
+    written = table(db, "SELECT norm_hash, norm FROM paragraph_fingerprints ORDER BY 1")
+    assert len(written) == 3 and all(h == content_hash(n) for h, n in written)
+    # The warehouse as schema 008 left it.
+    con = duckdb.connect(str(db))
+    con.execute("ALTER TABLE paragraph_fingerprints DROP COLUMN norm")
+    con.execute("DELETE FROM schema_migrations WHERE version = 9")
+    con.close()
+    with warehouse.connect(db):
+        pass
+    assert table(db, "SELECT norm_hash, norm FROM paragraph_fingerprints ORDER BY 1") == written
+    summary = ingest_docs(db, [make_doc("copy.txt", COPY, published=datetime(2025, 3, 5))])
+    assert (summary["paragraphs_exact"], summary["paragraphs_near"], summary["paragraphs_new"]) == (1, 1, 1)
 
 
 def test_an_earlier_original_arriving_later_becomes_canonical_as_if_loaded_together(tmp_path: Path):

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Callable, Iterator
 
 import duckdb
+import pyarrow as pa
 
 from flows.config import Settings
 from flows.discover import KnownFile
+from flows.split import normalize_texts
 
 
 class WarehouseError(RuntimeError):
@@ -120,11 +122,11 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
     )
     done = _check_version(con)
-    known = migrations()
+    pending = [m for m in migrations() if m[0] not in done]
+    if pending:
+        _register_functions(con)
     applied = []
-    for version, name, sql in known:
-        if version in done:
-            continue
+    for version, name, sql in pending:
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(sql)
@@ -135,6 +137,22 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
             raise
         applied.append(version)
     return applied
+
+
+def _normalize_column(texts: pa.ChunkedArray) -> pa.Array:
+    values = texts.to_pylist()
+    present = [t for t in values if t is not None]
+    norms = iter(normalize_texts(present))
+    return pa.array([None if t is None else next(norms) for t in values], pa.string())
+
+
+def _register_functions(con: duckdb.DuckDBPyConnection) -> None:
+    """SQL functions the schema files may call: docdedup_normalize(text), the normalised form of a text
+    (flows.split.normalize), with which 009 fills paragraph_fingerprints.norm."""
+    with suppress(duckdb.InvalidInputException):
+        con.remove_function("docdedup_normalize")
+    con.create_function("docdedup_normalize", _normalize_column, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("VARCHAR"),
+                        type="arrow", null_handling="special", side_effects=False)
 
 
 def _check_version(con: duckdb.DuckDBPyConnection) -> set[int]:

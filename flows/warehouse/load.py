@@ -88,19 +88,19 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], flo
         link_rows = con.execute(
             "SELECT l.whole_paragraph_id, l.paragraph_id FROM passage_links l JOIN touched t ON t.paragraph_id = l.whole_paragraph_id"
         ).fetchall()
+        # The normalised text of every variant, stored with its fingerprint (009_stored_norms.sql): neither read
+        # through all of document_paragraphs nor normalised again.
         variant_rows = con.execute(
-            """SELECT f.paragraph_id, f.norm_hash, any_value(dp.text)
-               FROM paragraph_fingerprints f JOIN touched USING (paragraph_id)
-               JOIN document_paragraphs dp ON dp.norm_hash = f.norm_hash
-               GROUP BY f.paragraph_id, f.norm_hash"""
+            """SELECT f.paragraph_id, f.norm_hash, f.norm FROM paragraph_fingerprints f JOIN touched USING (paragraph_id)
+               WHERE f.norm IS NOT NULL"""
         ).fetchall()
     finally:
         con.unregister("touched")
     for whole_id, part_id in link_rows:
         stored.parts.setdefault(whole_id, set()).add(part_id)
     variants_of: dict[str, dict[int, str]] = {}
-    for pid, h, text in variant_rows:
-        variants_of.setdefault(pid, {})[h] = text
+    for pid, h, norm in variant_rows:
+        variants_of.setdefault(pid, {})[h] = norm
     for pid, published, run_id, source_path, doc_id, position, h in canon:
         stored.clusters[pid] = StoredCluster(
             paragraph_id=pid,
@@ -284,6 +284,7 @@ def _batch_tables(documents, plan: DedupPlan, rejections, unchanged) -> dict[str
             "norm_hash": pa.array([v.norm_hash for v in plan.new_variants], pa.int64()),
             "n_words": pa.array([v.n_words for v in plan.new_variants], pa.int32()),
             "signature": pa.array([v.signature.astype("<u4").tobytes() for v in plan.new_variants], pa.binary()),
+            "norm": pa.array([v.norm for v in plan.new_variants], pa.string()),
         }),
         "t_bands": _key_table(plan.new_variants, "band_keys", "band_key"),
         "t_sentences": _key_table(plan.new_variants, "sentence_keys", "sentence_key"),
@@ -350,7 +351,7 @@ _BATCH_SQL: list[tuple[str, tuple[str, ...]]] = [
     ("""UPDATE paragraph_fingerprints f SET paragraph_id = vc.paragraph_id FROM t_vc vc
         WHERE f.norm_hash = vc.norm_hash AND f.paragraph_id <> vc.paragraph_id""", ()),
     ("""INSERT INTO paragraph_fingerprints BY NAME
-        SELECT fp.norm_hash, vc.paragraph_id, fp.n_words, fp.signature, ?::VARCHAR AS minhash_config
+        SELECT fp.norm_hash, vc.paragraph_id, fp.n_words, fp.signature, ?::VARCHAR AS minhash_config, fp.norm
         FROM t_fp fp JOIN t_vc vc USING (norm_hash)""", ("minhash_config",)),
     ("INSERT INTO lsh_bands SELECT band_key, norm_hash FROM t_bands", ()),
     ("INSERT INTO sentence_keys SELECT sentence_key, norm_hash FROM t_sentences", ()),

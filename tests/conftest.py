@@ -98,20 +98,37 @@ def table(warehouse_path, sql: str) -> list[tuple]:
 
 
 def band_index_rows(db: Path) -> list[tuple[int, int]]:
-    """Every (band_key, norm_hash) the index holds, checking each segment is sorted and the manifest current."""
+    """Every (band_key, norm_hash) the band-key index holds (see `index_rows`)."""
+    return index_rows(db)
+
+
+def signature_index_rows(db: Path) -> list[tuple[int, bytes]]:
+    """Every (norm_hash, signature) the signature index holds, the signature as the table stores it (see `index_rows`)."""
+    from flows.warehouse.key_index import SIGNATURES
+
+    return index_rows(db, SIGNATURES)
+
+
+def index_rows(db: Path, spec=None) -> list[tuple]:
+    """Every (key, value) an index beside the warehouse holds (the band keys by default), checking each segment is
+    sorted and the manifest current; a row of values is returned as the bytes the table holds."""
     import numpy as np
 
-    from flows.warehouse.key_index import KeyIndex
+    from flows.warehouse.key_index import BANDS, KeyIndex
 
-    index = KeyIndex(Path(f"{db}.bands"))
+    spec = spec or BANDS
+    index = KeyIndex(Path(f"{db}{spec.suffix}"), spec)
     manifest = index._manifest()
     assert manifest is not None, "no usable index"
-    state = table(db, "SELECT n_rows, token FROM key_index_state WHERE table_name = 'lsh_bands'")[0]
+    state = table(db, f"SELECT n_rows, token FROM key_index_state WHERE table_name = '{spec.table}'")[0]
     assert (manifest["rows"], manifest["token"]) == state
     rows = []
     for segment in manifest["segments"]:
         keys_path, owners_path = index._files(segment["name"])
-        keys, owners = np.fromfile(keys_path, "<i8"), np.fromfile(owners_path, "<i8")
+        keys, values = np.fromfile(keys_path, "<i8"), np.fromfile(owners_path, spec.dtype)
         assert (np.diff(keys) >= 0).all()
-        rows += zip(keys.tolist(), owners.tolist())
+        if manifest["width"] == 1:
+            rows += zip(keys.tolist(), values.tolist())
+        else:
+            rows += zip(keys.tolist(), (r.tobytes() for r in values.reshape(len(keys), manifest["width"])))
     return sorted(rows)

@@ -1,6 +1,6 @@
-"""The band-key index beside the warehouse: lookups equal a join with lsh_bands, it follows every commit,
-and whatever happened to it (crash before publish, rollback, deletion, a restored warehouse) the next
-lookup rebuilds or keeps it so that no candidate is lost."""
+"""The indexes beside the warehouse, of band keys and of signatures: lookups equal a join with their table, they
+follow every commit, and whatever happened to them (crash before publish, rollback, deletion, a restored
+warehouse) the next lookup rebuilds or keeps them so that no candidate is lost."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import band_index_rows as index_rows
-from conftest import ingest_docs, make_doc, table
+from conftest import ingest_docs, make_doc, signature_index_rows, table
 
 from flows import warehouse
 from flows.warehouse import key_index
-from flows.warehouse.key_index import KeyIndex
+from flows.warehouse.key_index import SIGNATURES, KeyIndex
 
 WORDS = ("council bridge river harbor mayor budget vote repair street plan school library night city week "
          "million dollar board reading rooms open weeknights april agreed keep public park water tax").split()
@@ -40,11 +40,17 @@ def near_copies(seed: int) -> list:
 
 
 def assert_found_again(db: Path, seed: int) -> None:
-    """Near-copies of `docs(seed)` all join the passages stored (only a band key can find them), and the index is
-    back to exactly lsh_bands: nothing was lost to a stale index."""
+    """Near-copies of `docs(seed)` all join the passages stored (only a band key can find them, and only when the
+    stored signatures agree with theirs), and both indexes are back to exactly their tables: nothing was lost to a
+    stale index."""
     summary = ingest_docs(db, near_copies(seed))
     assert summary["paragraphs_new"] == 0 and summary["paragraphs_near"] > 0
+    assert_indexes_match(db)
+
+
+def assert_indexes_match(db: Path) -> None:
     assert index_rows(db) == sorted(table(db, "SELECT band_key, norm_hash FROM lsh_bands"))
+    assert signature_index_rows(db) == sorted(table(db, "SELECT norm_hash, signature FROM paragraph_fingerprints"))
 
 
 def joined(db: Path, keys: np.ndarray, owners: np.ndarray) -> list[tuple[int, int]]:
@@ -72,7 +78,7 @@ def test_the_index_follows_every_run_and_answers_like_the_join(tmp_path: Path, s
     db = tmp_path / "w.duckdb"
     for seed in range(6):
         ingest_docs(db, docs(seed))
-        assert index_rows(db) == sorted(table(db, "SELECT band_key, norm_hash FROM lsh_bands"))
+        assert_indexes_match(db)
     manifest = KeyIndex(Path(f"{db}.bands"))._manifest()
     # Segments were merged as they came: fewer than the runs, each under a quarter of the one before.
     assert 1 <= len(manifest["segments"]) < 6
@@ -95,6 +101,8 @@ def test_a_commit_whose_index_was_not_published_is_rebuilt_from_the_table(tmp_pa
     monkeypatch.undo()
     with pytest.raises(AssertionError):
         index_rows(db)
+    with pytest.raises(AssertionError):
+        signature_index_rows(db)
     # The next run's lookup sees the difference and rebuilds: the second run's passages are found.
     assert_found_again(db, 2)
 
@@ -102,7 +110,7 @@ def test_a_commit_whose_index_was_not_published_is_rebuilt_from_the_table(tmp_pa
 def test_a_rolled_back_batch_leaves_the_index_as_it_was(tmp_path: Path, monkeypatch):
     db = tmp_path / "w.duckdb"
     ingest_docs(db, docs(1))
-    before = index_rows(db)
+    before = (index_rows(db), signature_index_rows(db))
 
     def fail(*args, **kwargs):
         raise RuntimeError("disk full")
@@ -111,22 +119,24 @@ def test_a_rolled_back_batch_leaves_the_index_as_it_was(tmp_path: Path, monkeypa
     with pytest.raises(RuntimeError):
         ingest_docs(db, docs(2))
     monkeypatch.undo()
-    assert index_rows(db) == before
+    assert (index_rows(db), signature_index_rows(db)) == before
     assert not (Path(f"{db}.bands") / "pending.json").exists()
+    assert not (Path(f"{db}.signatures") / "pending.json").exists()
 
 
+@pytest.mark.parametrize("suffix", [".bands", ".signatures"])
 @pytest.mark.parametrize("damage", ["deleted", "truncated", "garbled", "restored"])
-def test_a_missing_damaged_or_foreign_index_is_rebuilt(tmp_path: Path, damage: str):
+def test_a_missing_damaged_or_foreign_index_is_rebuilt(tmp_path: Path, damage: str, suffix: str):
     db = tmp_path / "w.duckdb"
     ingest_docs(db, docs(1))
-    folder = Path(f"{db}.bands")
+    folder = Path(f"{db}{suffix}")
     if damage == "deleted":
         shutil.rmtree(folder)
     elif damage == "truncated":
         segment = next(folder.glob("*.owners"))
         segment.write_bytes(segment.read_bytes()[:-8])
     elif damage == "garbled":
-        (folder / "manifest.json").write_text('{"format": 1, "table": "lsh_bands", "segments": [{}]}')
+        (folder / "manifest.json").write_text('{"format": 1, "table": "paragraph_fingerprints", "segments": [{}]}')
     else:
         # A warehouse restored from a copy taken before the last run, beside the newer index.
         shutil.copy(db, tmp_path / "backup.duckdb")
@@ -147,3 +157,15 @@ def test_a_batch_whose_keys_cannot_be_written_beside_commits_and_the_index_is_re
     monkeypatch.undo()
     assert summary["files_new"] == len(texts(2))  # the index is a copy: the batch itself commits
     assert_found_again(db, 2)
+
+
+def test_signatures_are_looked_up_as_the_table_holds_them(tmp_path: Path, small_slices):
+    db = tmp_path / "w.duckdb"
+    for seed in range(4):
+        ingest_docs(db, docs(seed))
+    stored = dict(table(db, "SELECT norm_hash, signature FROM paragraph_fingerprints"))
+    wanted = np.array(sorted(stored)[::2] + [12345, -67890], dtype=np.int64)  # two hashes that are not stored
+    with warehouse.connect(db) as con:
+        keys, rows = warehouse.load.index_of(con, SIGNATURES).lookup(con, wanted, wanted)
+    assert rows.dtype == np.dtype("<u4") and rows.shape == (len(wanted) - 2, 138)
+    assert {k: r.tobytes() for k, r in zip(keys.tolist(), rows)} == {h: stored[h] for h in sorted(stored)[::2]}

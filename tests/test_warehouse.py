@@ -4,7 +4,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import band_index_rows, ingest_docs, make_doc, table
+from conftest import band_index_rows, ingest_docs, make_doc, signature_index_rows, table
 from flows import warehouse
 from flows.config import MinHashConfig, Settings
 from flows.dedup import paragraph_id_for, plan_dedup
@@ -223,10 +223,13 @@ def assert_consistent(db: Path) -> None:
                                       SELECT paragraph_id, unnest(search_terms_of(text)) AS term FROM paragraphs)
                                   GROUP BY ALL ORDER BY ALL""")
     assert table(db, "SELECT count(*) FROM search_docs d WHERE n_terms <> (SELECT coalesce(sum(tf), 0) FROM search_terms t WHERE t.paragraph_id = d.paragraph_id)") == [(0,)]
-    # The band-key index beside the warehouse holds exactly lsh_bands, at the table's current state.
+    # The band-key and signature indexes beside the warehouse hold exactly their tables, at their current states.
     bands = sorted(table(db, "SELECT band_key, norm_hash FROM lsh_bands"))
     if bands or Path(f"{db}.bands").exists():
         assert band_index_rows(db) == bands
+    signatures = sorted(table(db, "SELECT norm_hash, signature FROM paragraph_fingerprints"))
+    if signatures or Path(f"{db}.signatures").exists():
+        assert signature_index_rows(db) == signatures
 
 
 LONG = [

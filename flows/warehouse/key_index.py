@@ -18,6 +18,11 @@ The table stays the truth; the index is a copy of it, checked before every use:
   (a sort in DuckDB, about 10 s for 41 million keys).
 Segments merge as they accumulate (each holds at most a quarter of the rows of the one before it), so a lookup reads
 a handful. Segments are mapped a slice at a time, so memory stays bounded however large they grow.
+
+The same structure, with a wider value, keeps the signatures of `paragraph_fingerprints` in `<warehouse>.signatures/`
+(`SIGNATURES`): the candidate floor compares the signatures of the stored side of band-only hits, a few thousand rows
+scattered over the whole table, and DuckDB read every block of the signature column to find them (0.34-0.41 s at a
+million paragraphs in a new process, growing with the warehouse); a lookup reads only the pages of those rows.
 """
 
 from __future__ import annotations
@@ -34,8 +39,26 @@ import numpy as np
 
 TABLE, KEY = "lsh_bands", "band_key"
 FORMAT = 1
-# Rows of a segment mapped at once by a lookup or a merge (8 MB of keys and 8 MB of owners).
+# Rows of a segment mapped at once by a lookup or a merge (8 MB of keys and 8 MB of owners; for wider values, as many
+# rows as fit 8 MB of values).
 SLICE_ROWS = 1 << 20
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What an index copies: `table`'s int64 `key` column, sorted, each with its row's `value` (an int64, or a BLOB of
+    `dtype` elements, all of one length), in files `<warehouse><suffix>/<segment>.keys` and `.owners`."""
+
+    table: str
+    key: str
+    value: str
+    dtype: str
+    suffix: str
+    value_bytes: int = 8  # the most a value takes: sizes the batches a rebuild reads
+
+
+BANDS = Spec(TABLE, KEY, "norm_hash", "<i8", ".bands")
+SIGNATURES = Spec("paragraph_fingerprints", "norm_hash", "signature", "<u4", ".signatures", value_bytes=4096)
 # A segment is merged into the one before it unless that one holds at least this many times its rows.
 GROWTH = 4
 
@@ -48,14 +71,14 @@ class State:
     token: str
 
 
-def folder_of(con: duckdb.DuckDBPyConnection) -> Path | None:
+def folder_of(con: duckdb.DuckDBPyConnection, spec: Spec = BANDS) -> Path | None:
     """The index folder beside the connection's warehouse file (None for an in-memory database)."""
     path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
-    return Path(f"{path}.bands") if path else None
+    return Path(f"{path}{spec.suffix}") if path else None
 
 
-def table_state(con: duckdb.DuckDBPyConnection) -> State:
-    rows, token = con.execute("SELECT n_rows, token FROM key_index_state WHERE table_name = ?", [TABLE]).fetchone()
+def table_state(con: duckdb.DuckDBPyConnection, table: str = TABLE) -> State:
+    rows, token = con.execute("SELECT n_rows, token FROM key_index_state WHERE table_name = ?", [table]).fetchone()
     return State(rows, token)
 
 
@@ -66,48 +89,78 @@ def _synced(*files) -> None:
         os.fsync(f.fileno())
 
 
-def _write(path: Path, values: np.ndarray) -> None:
+def _write(path: Path, values: np.ndarray, dtype: str = "<i8") -> None:
     with open(path, "wb") as f:
-        values.astype("<i8", copy=False).tofile(f)
+        values.astype(dtype, copy=False).tofile(f)
         _synced(f)
 
 
-def _mapped(path: Path, start: int, stop: int) -> np.ndarray:
-    """Rows [start, stop) of a segment file, memory-mapped (unmapped when the array is dropped)."""
+def _mapped(path: Path, start: int, stop: int, dtype: str = "<i8", width: int = 1) -> np.ndarray:
+    """Rows [start, stop) of a segment file, memory-mapped (unmapped when the array is dropped); rows of `width`
+    elements are returned as a matrix."""
+    shape = (stop - start,) if width == 1 else (stop - start, width)
     if stop <= start:
-        return np.zeros(0, dtype="<i8")
-    return np.memmap(path, dtype="<i8", mode="r", offset=start * 8, shape=(stop - start,))
+        return np.zeros((0,) + shape[1:], dtype=dtype)
+    row = np.dtype(dtype).itemsize * width
+    return np.memmap(path, dtype=dtype, mode="r", offset=start * row, shape=shape)
+
+
+def _values(column, dtype: str) -> np.ndarray:
+    """An Arrow column of the table's values as a numpy array: int64 as it is, BLOBs of one length as a matrix."""
+    import pyarrow as pa
+
+    if not (pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type)):
+        return column.to_numpy().astype(dtype, copy=False)
+    offset_type = np.int64 if pa.types.is_large_binary(column.type) else np.int32
+    offsets = np.frombuffer(column.buffers()[1], offset_type)[column.offset:column.offset + len(column) + 1]
+    lengths = np.diff(offsets)
+    if len(lengths) and (lengths != lengths[0]).any():
+        raise ValueError("index values must all have one length")
+    data = np.frombuffer(column.buffers()[2], np.uint8)[offsets[0]:offsets[-1]]
+    item = np.dtype(dtype).itemsize
+    width = int(lengths[0]) // item if len(lengths) else 0
+    return data.view(dtype).reshape(len(column), width)
 
 
 class KeyIndex:
-    """The band-key index of one warehouse (see the module docstring)."""
+    """The index of one warehouse's `spec` (see the module docstring): its band keys by default."""
 
-    def __init__(self, folder: Path):
-        self.folder = folder
+    def __init__(self, folder: Path, spec: Spec = BANDS):
+        self.folder, self.spec = folder, spec
         self.manifest_path = folder / "manifest.json"
         self.pending_path = folder / "pending.json"
 
     def _files(self, name: str) -> tuple[Path, Path]:
         return self.folder / f"{name}.keys", self.folder / f"{name}.owners"
 
+    def _row_bytes(self, width: int) -> int:
+        return np.dtype(self.spec.dtype).itemsize * width
+
+    def _slice_rows(self, width: int) -> int:
+        """Rows mapped at once: SLICE_ROWS, or fewer when a value is wider than 8 bytes."""
+        return max(1, SLICE_ROWS * 8 // max(8, self._row_bytes(width)))
+
     def _manifest(self) -> dict | None:
         """The manifest, or None when it is missing, unreadable, of another format, or names a segment whose files
         are missing or not of its size (anything but None is checked against the table by `current`)."""
         try:
             manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
-            if manifest["format"] != FORMAT or manifest["table"] != TABLE:
+            if manifest["format"] != FORMAT or manifest["table"] != self.spec.table:
                 return None
+            manifest.setdefault("width", 1)  # written before wider values existed: one int64 each
+            row = self._row_bytes(manifest["width"])
             for segment in manifest["segments"]:
                 keys, owners = self._files(segment["name"])
-                if not keys.stat().st_size == owners.stat().st_size == 8 * segment["rows"]:
+                if not (keys.stat().st_size == 8 * segment["rows"] and owners.stat().st_size == row * segment["rows"]):
                     return None
         except (OSError, ValueError, KeyError, TypeError):
             return None
         return manifest
 
-    def _save(self, state: State, segments: list[dict]) -> dict:
+    def _save(self, state: State, segments: list[dict], width: int) -> dict:
         """Write the manifest atomically, then delete every file it does not name; returns the manifest."""
-        manifest = {"format": FORMAT, "table": TABLE, "rows": state.rows, "token": state.token, "segments": segments}
+        manifest = {"format": FORMAT, "table": self.spec.table, "rows": state.rows, "token": state.token,
+                    "width": width, "segments": segments}
         tmp = self.folder / "manifest.json.tmp"
         tmp.write_text(json.dumps(manifest), encoding="utf-8")
         os.replace(tmp, self.manifest_path)
@@ -125,7 +178,7 @@ class KeyIndex:
 
     def current(self, con: duckdb.DuckDBPyConnection) -> dict:
         """The manifest, rebuilt from the table first unless it holds exactly the table's state."""
-        state = table_state(con)
+        state = table_state(con, self.spec.table)
         manifest = self._manifest()
         if manifest is not None and (manifest["rows"], manifest["token"]) == (state.rows, state.token):
             return manifest
@@ -133,34 +186,43 @@ class KeyIndex:
 
     def rebuild(self, con: duckdb.DuckDBPyConnection) -> dict:
         """Sort the table's keys into one segment (DuckDB's sort, within its memory limit) and record its state."""
+        spec = self.spec
         self.folder.mkdir(parents=True, exist_ok=True)
         self.invalidate()
         name = uuid.uuid4().hex
         keys_path, owners_path = self._files(name)
-        rows = 0
-        reader = con.execute(f"SELECT {KEY}, norm_hash FROM {TABLE} ORDER BY {KEY}").to_arrow_reader(1 << 20)
+        rows, width = 0, 1
+        reader = con.execute(f"SELECT {spec.key}, {spec.value} FROM {spec.table} ORDER BY {spec.key}").to_arrow_reader(
+            max(1, SLICE_ROWS * 8 // spec.value_bytes))
         with open(keys_path, "wb") as fk, open(owners_path, "wb") as fo:
             for batch in reader:
+                values = _values(batch.column(1), spec.dtype)
+                if rows and values.ndim == 2 and values.shape[1] != width:
+                    raise ValueError(f"{spec.table}.{spec.value} holds values of different lengths")
+                width = values.shape[1] if values.ndim == 2 else 1
                 batch.column(0).to_numpy().astype("<i8", copy=False).tofile(fk)
-                batch.column(1).to_numpy().astype("<i8", copy=False).tofile(fo)
+                values.tofile(fo)
                 rows += batch.num_rows
             _synced(fk, fo)
-        state = table_state(con)
+        state = table_state(con, spec.table)
         if rows != state.rows:  # the count drifted (rows written around the loader): trust the table
-            con.execute("UPDATE key_index_state SET n_rows = ? WHERE table_name = ?", [rows, TABLE])
+            con.execute("UPDATE key_index_state SET n_rows = ? WHERE table_name = ?", [rows, spec.table])
             state = State(rows, state.token)
-        return self._save(state, [{"name": name, "rows": rows}] if rows else [])
+        return self._save(state, [{"name": name, "rows": rows}] if rows else [], width)
 
     def lookup(self, con: duckdb.DuckDBPyConnection, keys: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For each stored key equal to one of `keys`: (the owner of the query key, the stored key's norm_hash)."""
+        """For each stored key equal to one of `keys`: (the owner of the query key, the stored key's value)."""
         manifest = self.current(con)
+        width, dtype = manifest["width"], self.spec.dtype
         order = np.argsort(keys)
         query, query_owner = keys[order].astype(np.int64), owners[order]
-        found_new, found_stored = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        found_new = [np.zeros(0, np.int64)]
+        found_stored = [np.zeros((0,) if width == 1 else (0, width), dtype)]
         for segment in manifest["segments"]:
             keys_path, owners_path = self._files(segment["name"])
-            for start in range(0, segment["rows"], SLICE_ROWS):
-                stop = min(start + SLICE_ROWS, segment["rows"])
+            step = self._slice_rows(width)
+            for start in range(0, segment["rows"], step):
+                stop = min(start + step, segment["rows"])
                 stored = _mapped(keys_path, start, stop)
                 a = int(np.searchsorted(query, stored[0], side="left"))
                 b = int(np.searchsorted(query, stored[-1], side="right"))
@@ -171,26 +233,27 @@ class KeyIndex:
                     if len(hit):
                         total = int(count[hit].sum())
                         rows = np.repeat(lo[hit] - (np.cumsum(count[hit]) - count[hit]), count[hit]) + np.arange(total)
-                        found_stored.append(np.array(_mapped(owners_path, start, stop)[rows]))
+                        found_stored.append(np.array(_mapped(owners_path, start, stop, dtype, width)[rows]))
                         found_new.append(np.repeat(query_owner[a:b][hit], count[hit]))
                 del stored
         return np.concatenate(found_new), np.concatenate(found_stored)
 
     # -- writing -------------------------------------------------------------------------------------
 
-    def stage(self, con: duckdb.DuckDBPyConnection, keys: np.ndarray, owners: np.ndarray) -> State:
-        """Write a batch's keys as the pending segment, before its transaction commits; returns the table state the
-        batch must record (`key_index_state`) in that transaction."""
-        before = table_state(con)
+    def stage(self, con: duckdb.DuckDBPyConnection, keys: np.ndarray, values: np.ndarray) -> State:
+        """Write a batch's keys and values (one value, or one row of them, per key) as the pending segment, before its
+        transaction commits; returns the table state the batch must record (`key_index_state`) in that transaction."""
+        before = table_state(con, self.spec.table)
         after = State(before.rows + len(keys), uuid.uuid4().hex)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             order = np.argsort(keys)
             keys_path, owners_path = self._files(after.token)
             _write(keys_path, keys[order])
-            _write(owners_path, owners[order])
-            self.pending_path.write_text(json.dumps({"parent": before.token, "token": after.token, "rows": len(keys)}),
-                                         encoding="utf-8")
+            _write(owners_path, values[order], self.spec.dtype)
+            pending = {"parent": before.token, "token": after.token, "rows": len(keys),
+                       "width": values.shape[1] if values.ndim == 2 else 1}
+            self.pending_path.write_text(json.dumps(pending), encoding="utf-8")
         except OSError:
             # The index cannot take the keys now (a full disk): the batch goes on, and with no pending segment
             # `publish` leaves the index to be rebuilt.
@@ -203,7 +266,7 @@ class KeyIndex:
         index to be rebuilt when next used."""
         if not self.folder.is_dir():
             return
-        state = table_state(con)
+        state = table_state(con, self.spec.table)
         manifest = self._manifest()
         try:
             pending = json.loads(self.pending_path.read_text(encoding="utf-8"))
@@ -215,28 +278,31 @@ class KeyIndex:
         if (manifest["rows"], manifest["token"]) == (state.rows, state.token):
             return
         if pending is None or pending["token"] != state.token or pending["parent"] != manifest["token"] \
-                or manifest["rows"] + pending["rows"] != state.rows:
+                or manifest["rows"] + pending["rows"] != state.rows \
+                or (manifest["segments"] and pending["rows"] and pending.get("width", 1) != manifest["width"]):
             self.invalidate()
             return
+        width = pending.get("width", 1) if not manifest["segments"] else manifest["width"]
         segments = manifest["segments"] + ([{"name": pending["token"], "rows": pending["rows"]}] if pending["rows"] else [])
         while len(segments) >= 2 and segments[-2]["rows"] < GROWTH * segments[-1]["rows"]:
-            segments[-2:] = [self._merge(segments[-2], segments[-1])]
-        self._save(state, segments)
+            segments[-2:] = [self._merge(segments[-2], segments[-1], width)]
+        self._save(state, segments, width)
 
     def discard(self) -> None:
         """After a rollback: the pending segment will never be published."""
         self.pending_path.unlink(missing_ok=True)
 
-    def _merge(self, first: dict, second: dict) -> dict:
+    def _merge(self, first: dict, second: dict, width: int) -> dict:
         """One sorted segment of two, merged a slice at a time."""
         name = uuid.uuid4().hex
+        dtype, step = self.spec.dtype, self._slice_rows(width)
         (ka, oa), (kb, ob) = self._files(first["name"]), self._files(second["name"])
         na, nb = first["rows"], second["rows"]
         keys_path, owners_path = self._files(name)
         i = j = 0
         with open(keys_path, "wb") as fk, open(owners_path, "wb") as fo:
             while i < na or j < nb:
-                ea, eb = min(i + SLICE_ROWS, na), min(j + SLICE_ROWS, nb)
+                ea, eb = min(i + step, na), min(j + step, nb)
                 if i < na and j < nb:
                     # Up to the smaller of the two slices' last keys: all that can come before what is left.
                     split = min(_mapped(ka, ea - 1, ea)[0], _mapped(kb, eb - 1, eb)[0])
@@ -245,7 +311,7 @@ class KeyIndex:
                 keys = np.concatenate([_mapped(ka, i, ea), _mapped(kb, j, eb)])
                 order = np.argsort(keys, kind="stable")
                 keys[order].tofile(fk)
-                np.concatenate([_mapped(oa, i, ea), _mapped(ob, j, eb)])[order].tofile(fo)
+                np.concatenate([_mapped(oa, i, ea, dtype, width), _mapped(ob, j, eb, dtype, width)])[order].tofile(fo)
                 i, j = ea, eb
             _synced(fk, fo)
         return {"name": name, "rows": na + nb}

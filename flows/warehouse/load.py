@@ -23,7 +23,7 @@ from flows.dedup import DedupPlan, NewVariant, Signatures, Stored, StoredCluster
 from flows.discover import Rejection
 from flows.read import Unchanged
 from flows.warehouse.connection import WarehouseError, _now
-from flows.warehouse.key_index import KeyIndex, folder_of
+from flows.warehouse.key_index import BANDS, SIGNATURES, KeyIndex, Spec, folder_of
 
 
 def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], floor: float) -> Stored:
@@ -35,7 +35,7 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], flo
     hashes = pa.table({"norm_hash": pa.array([v.norm_hash for v in variants], pa.int64())})
     con.register("new_hashes", hashes)
     # Band keys: looked up in the sorted index beside the warehouse (key_index), not joined with all of lsh_bands.
-    new_of, stored_of = band_index(con).lookup(con, *key_owners(variants, "band_keys"))
+    new_of, stored_of = index_of(con, BANDS).lookup(con, *key_owners(variants, "band_keys"))
     con.register("band_hits", pa.table({"norm_hash": new_of, "stored_hash": stored_of}))
     con.register("new_sentences", _key_table(variants, "sentence_keys", "sentence_key"))
     try:
@@ -51,27 +51,23 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], flo
                WHERE hit.stored_hash <> hit.norm_hash
                GROUP BY ALL ORDER BY 1, 2"""
         ).fetchall()
-        # Signatures of the stored side of band-only hits, in a second query: reading the signature column
-        # along with the hits cost more than the hits themselves.
-        banded = [hit for hit in hits if not hit[3]] if floor > 0 else []
-        stored_signature = {}
-        if banded:  # else no need to scan the signature column
-            con.register("banded", pa.table({"norm_hash": pa.array(sorted({hit[1] for hit in banded}), pa.int64())}))
-            stored_signature = dict(con.execute(
-                "SELECT f.norm_hash, f.signature FROM paragraph_fingerprints f JOIN banded USING (norm_hash)").fetchall())
     finally:
-        for name in ("new_hashes", "band_hits", "new_sentences", "banded"):
+        for name in ("new_hashes", "band_hits", "new_sentences"):
             con.unregister(name)
     stored.cluster_of.update(exact)
-    # Band-only hits whose signatures barely agree are chance collisions: not fetched, not verified.
-    if banded:
-        keys = list(stored_signature)
-        rows = np.frombuffer(b"".join(stored_signature.values()), "<u4").reshape(len(keys), -1)
-        pairs = [(hit[0], hit[1]) for hit in banded]
-        agree = agreeing(pairs, Signatures.of_variants(variants), Signatures.of(keys, rows), floor)
-        chance = {p for p, keep in zip(pairs, agree) if not keep}
+    # Band-only hits whose signatures barely agree are chance collisions: not fetched, not verified. The stored
+    # side's signatures come from the signature index beside the warehouse (key_index.SIGNATURES), which reads only
+    # their pages, not every block of the signature column.
+    banded = [hit for hit in hits if not hit[3]] if floor > 0 else []
+    signatures, chance = index_of(con, SIGNATURES), set()
+    if not banded:
+        signatures.current(con)  # kept current all the same, so that this batch's signatures join it
     else:
-        chance = set()
+        wanted = np.array(sorted({hit[1] for hit in banded}), dtype=np.int64)
+        keys, rows = signatures.lookup(con, wanted, wanted)
+        pairs = [(hit[0], hit[1]) for hit in banded]
+        agree = agreeing(pairs, Signatures.of_variants(variants), Signatures.of(keys.tolist(), rows), floor)
+        chance = {p for p, keep in zip(pairs, agree) if not keep}
     for new_h, old_h, pid, _ in hits:
         if (new_h, old_h) not in chance:
             stored.band_hits.append((new_h, old_h))
@@ -113,12 +109,17 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], flo
     return stored
 
 
+def index_of(con: duckdb.DuckDBPyConnection, spec: Spec) -> KeyIndex:
+    """The index of `spec` (band keys or signatures) beside the connection's warehouse."""
+    folder = folder_of(con, spec)
+    if folder is None:
+        raise WarehouseError("the warehouse must be a file: its band-key and signature indexes are kept beside it")
+    return KeyIndex(folder, spec)
+
+
 def band_index(con: duckdb.DuckDBPyConnection) -> KeyIndex:
     """The band-key index of the connection's warehouse."""
-    folder = folder_of(con)
-    if folder is None:
-        raise WarehouseError("the warehouse must be a file: its band-key index is kept beside it")
-    return KeyIndex(folder)
+    return index_of(con, BANDS)
 
 
 def _key_table(variants: list, attr: str, column: str) -> pa.Table:
@@ -174,17 +175,19 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
-        with suppress(Exception):  # never hide the error that rolled the batch back
-            band_index(con).discard()
+        for spec in (BANDS, SIGNATURES):
+            with suppress(Exception):  # never hide the error that rolled the batch back
+                index_of(con, spec).discard()
         raise
-    # The band keys the batch committed join the index. The index is a copy: if it cannot be written now, the
-    # next lookup rebuilds it from lsh_bands, and the committed batch stands.
-    index = band_index(con)
-    try:
-        index.publish(con)
-    except Exception:
-        with suppress(OSError):
-            index.invalidate()
+    # The band keys and signatures the batch committed join their indexes. An index is a copy: if it cannot be
+    # written now, the next lookup rebuilds it from its table, and the committed batch stands.
+    for spec in (BANDS, SIGNATURES):
+        index = index_of(con, spec)
+        try:
+            index.publish(con)
+        except Exception:
+            with suppress(OSError):
+                index.invalidate()
 
 
 def write_batch(
@@ -202,12 +205,14 @@ def write_batch(
         con.register(name, table)
     values = {"now": now, "run_id": run.run_id, "minhash_config": run.minhash_config}
     try:
+        # The batch's band keys and signatures, as their indexes' pending segments; the tables' new states go in
+        # this transaction.
         if tables["t_bands"].num_rows:
-            # The batch's band keys, as the index's pending segment; the table's new state goes in this transaction.
             bands = tables["t_bands"]
-            state = band_index(con).stage(con, bands["band_key"].to_numpy(), bands["norm_hash"].to_numpy())
-            con.execute("UPDATE key_index_state SET n_rows = ?, token = ? WHERE table_name = 'lsh_bands'",
-                        [state.rows, state.token])
+            _stage(con, BANDS, bands["band_key"].to_numpy(), bands["norm_hash"].to_numpy())
+        if plan.new_variants:
+            _stage(con, SIGNATURES, np.array([v.norm_hash for v in plan.new_variants], dtype=np.int64),
+                   np.stack([v.signature for v in plan.new_variants]))
         for sql, params in _BATCH_SQL:
             con.execute(sql, [values[p] for p in params])
     finally:
@@ -217,6 +222,11 @@ def write_batch(
                      paragraphs_total=len(plan.occurrences))
     counts.update({f"paragraphs_{k}": v for k, v in plan.counts.items()})
     return counts
+
+
+def _stage(con: duckdb.DuckDBPyConnection, spec: Spec, keys: np.ndarray, values: np.ndarray) -> None:
+    state = index_of(con, spec).stage(con, keys, values)
+    con.execute("UPDATE key_index_state SET n_rows = ?, token = ? WHERE table_name = ?", [state.rows, state.token, spec.table])
 
 
 def finish_run(con: duckdb.DuckDBPyConnection, run: RunRecord, counts: Counter) -> dict[str, int]:

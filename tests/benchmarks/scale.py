@@ -254,13 +254,14 @@ def cmd_incremental(args) -> None:
             print(f"  built in {build:.0f} s, {big.stat().st_size / 2**20:.0f} MiB")
             if args.save:
                 shutil.copyfile(big, args.save)
-        # A schema upgrade of a saved warehouse, and building its band-key index (once, on the first run after
-        # an upgrade), are not part of the run.
+        # A schema upgrade of a saved warehouse, and building its band-key and signature indexes (once, on the first
+        # run after an upgrade), are not part of the run.
         with warehouse.connect(big) as con:
             held = con.execute("SELECT count(*) FROM document_paragraphs").fetchone()[0]
-            t = time.perf_counter()
-            warehouse.band_index(con).current(con)
-            print(f"band-key index ready in {time.perf_counter() - t:.1f} s", flush=True)
+            for spec in (warehouse.key_index.BANDS, warehouse.key_index.SIGNATURES):
+                t = time.perf_counter()
+                warehouse.load.index_of(con, spec).current(con)
+                print(f"{spec.suffix[1:]} index ready in {time.perf_counter() - t:.1f} s", flush=True)
         raw = tmp / "raw"
         write_files(raw, args.files, seed=7)
         rounds = []
@@ -327,11 +328,12 @@ def cmd_lookup(args) -> None:
 
 
 def copy_warehouse(source: Path, target: Path) -> None:
-    """A warehouse file and its band-key index folder."""
+    """A warehouse file and its band-key and signature index folders."""
     shutil.copyfile(source, target)
-    shutil.rmtree(f"{target}.bands", ignore_errors=True)
-    if Path(f"{source}.bands").is_dir():
-        shutil.copytree(f"{source}.bands", f"{target}.bands")
+    for suffix in (".bands", ".signatures"):
+        shutil.rmtree(f"{target}{suffix}", ignore_errors=True)
+        if Path(f"{source}{suffix}").is_dir():
+            shutil.copytree(f"{source}{suffix}", f"{target}{suffix}")
 
 
 def cmd_memory(args) -> None:

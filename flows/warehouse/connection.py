@@ -140,6 +140,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
 
 
 def _normalize_column(texts: pa.ChunkedArray) -> pa.Array:
+    """docdedup_normalize over one vector of texts (NULL stays NULL)."""
     values = texts.to_pylist()
     present = [t for t in values if t is not None]
     norms = iter(normalize_texts(present))

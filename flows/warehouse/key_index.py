@@ -42,6 +42,8 @@ FORMAT = 1
 # Rows of a segment mapped at once by a lookup or a merge (8 MB of keys and 8 MB of owners; for wider values, as many
 # rows as fit 8 MB of values).
 SLICE_ROWS = 1 << 20
+# A segment is merged into the one before it unless that one holds at least this many times its rows.
+GROWTH = 4
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,6 @@ class Spec:
 
 BANDS = Spec(TABLE, KEY, "norm_hash", "<i8", ".bands")
 SIGNATURES = Spec("paragraph_fingerprints", "norm_hash", "signature", "<u4", ".signatures", value_bytes=4096)
-# A segment is merged into the one before it unless that one holds at least this many times its rows.
-GROWTH = 4
 
 
 @dataclass(frozen=True)
@@ -196,6 +196,8 @@ class KeyIndex:
             max(1, SLICE_ROWS * 8 // spec.value_bytes))
         with open(keys_path, "wb") as fk, open(owners_path, "wb") as fo:
             for batch in reader:
+                if not batch.num_rows:
+                    continue
                 values = _values(batch.column(1), spec.dtype)
                 if rows and values.ndim == 2 and values.shape[1] != width:
                     raise ValueError(f"{spec.table}.{spec.value} holds values of different lengths")

@@ -105,7 +105,7 @@ def _mapped(path: Path, start: int, stop: int, dtype: str = "<i8", width: int = 
     return np.memmap(path, dtype=dtype, mode="r", offset=start * row, shape=shape)
 
 
-def _values(column, dtype: str) -> np.ndarray:
+def column_values(column, dtype: str) -> np.ndarray:
     """An Arrow column of the table's values as a numpy array: int64 as it is, BLOBs of one length as a matrix."""
     import pyarrow as pa
 
@@ -198,7 +198,7 @@ class KeyIndex:
             for batch in reader:
                 if not batch.num_rows:
                     continue
-                values = _values(batch.column(1), spec.dtype)
+                values = column_values(batch.column(1), spec.dtype)
                 if rows and values.ndim == 2 and values.shape[1] != width:
                     raise ValueError(f"{spec.table}.{spec.value} holds values of different lengths")
                 width = values.shape[1] if values.ndim == 2 else 1

@@ -23,7 +23,7 @@ from flows.dedup import DedupPlan, NewVariant, Signatures, Stored, StoredCluster
 from flows.discover import Rejection
 from flows.read import Unchanged
 from flows.warehouse.connection import WarehouseError, _now
-from flows.warehouse.key_index import BANDS, SIGNATURES, KeyIndex, Spec, folder_of
+from flows.warehouse.key_index import BANDS, SIGNATURES, KeyIndex, Spec, column_values, folder_of
 
 
 def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], floor: float) -> Stored:
@@ -210,9 +210,10 @@ def write_batch(
         if tables["t_bands"].num_rows:
             bands = tables["t_bands"]
             _stage(con, BANDS, bands["band_key"].to_numpy(), bands["norm_hash"].to_numpy())
-        if plan.new_variants:
-            _stage(con, SIGNATURES, np.array([v.norm_hash for v in plan.new_variants], dtype=np.int64),
-                   np.stack([v.signature for v in plan.new_variants]))
+        if tables["t_fp"].num_rows:
+            fp = tables["t_fp"]
+            signatures = column_values(fp["signature"].combine_chunks(), SIGNATURES.dtype)
+            _stage(con, SIGNATURES, fp["norm_hash"].to_numpy(), signatures)
         for sql, params in _BATCH_SQL:
             con.execute(sql, [values[p] for p in params])
     finally:

@@ -264,22 +264,30 @@ def prepared(docs: list[GenDocument], settings):
     return [d for d in fingerprint_documents(items, settings) if d is not None]  # a copy can lose every paragraph
 
 
-def ingest(db: Path, docs, settings, batches: int = 1) -> float:
-    """Dedup and load prepared documents in `batches` runs, the way the flow does; returns seconds."""
+def ingest(db: Path, docs, settings, batches: int = 1, laps: dict | None = None) -> float:
+    """Dedup and load prepared documents in `batches` runs, the way the flow does; returns seconds. `laps["load"]`,
+    if given, receives the seconds of the load: opening, writing and closing the warehouse."""
     from flows import warehouse
     from flows.dedup import collect_batch, plan_dedup
 
     start = time.perf_counter()
+    load = 0.0
     size = -(-len(docs) // batches)
     for b in range(batches):
         chunk = docs[b * size:(b + 1) * size]
+        lap = time.perf_counter()
         with warehouse.connect(db) as con:
+            load += time.perf_counter() - lap
             run_id = warehouse.next_run_id(con)
             occ, var = collect_batch(chunk, run_id, settings)
             plan = plan_dedup(occ, var, warehouse.fetch_stored(con, var, settings.candidate_floor), settings)
             record = warehouse.RunRecord(run_id, datetime(2025, 1, 1), "generated", settings.threshold,
                                          settings.minhash.fingerprint())
+            lap = time.perf_counter()
             warehouse.load_run(con, record, [d.row for d in chunk], plan, [], [])
+        load += time.perf_counter() - lap
+    if laps is not None:
+        laps["load"] = load
     return time.perf_counter() - start
 
 

@@ -136,7 +136,8 @@ def test_a_missing_damaged_or_foreign_index_is_rebuilt(tmp_path: Path, damage: s
         segment = next(folder.glob("*.owners"))
         segment.write_bytes(segment.read_bytes()[:-8])
     elif damage == "garbled":
-        (folder / "manifest.json").write_text('{"format": 1, "table": "paragraph_fingerprints", "segments": [{}]}')
+        name = "lsh_bands" if suffix == ".bands" else "paragraph_fingerprints"
+        (folder / "manifest.json").write_text('{"format": 1, "table": "%s", "segments": [{}]}' % name)
     else:
         # A warehouse restored from a copy taken before the last run, beside the newer index.
         shutil.copy(db, tmp_path / "backup.duckdb")

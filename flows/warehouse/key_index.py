@@ -61,6 +61,8 @@ class Spec:
 
 BANDS = Spec(TABLE, KEY, "norm_hash", "<i8", ".bands")
 SIGNATURES = Spec("paragraph_fingerprints", "norm_hash", "signature", "<u4", ".signatures", value_bytes=4096)
+# Every index kept beside a warehouse.
+INDEXES = (BANDS, SIGNATURES)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from flows.dedup import DedupPlan, NewVariant, Signatures, Stored, StoredCluster
 from flows.discover import Rejection
 from flows.read import Unchanged
 from flows.warehouse.connection import WarehouseError, _now
-from flows.warehouse.key_index import BANDS, SIGNATURES, KeyIndex, Spec, column_values, folder_of
+from flows.warehouse.key_index import BANDS, INDEXES, SIGNATURES, KeyIndex, Spec, column_values, folder_of
 
 
 def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], floor: float) -> Stored:
@@ -175,13 +175,13 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
-        for spec in (BANDS, SIGNATURES):
+        for spec in INDEXES:
             with suppress(Exception):  # never hide the error that rolled the batch back
                 index_of(con, spec).discard()
         raise
     # The band keys and signatures the batch committed join their indexes. An index is a copy: if it cannot be
     # written now, the next lookup rebuilds it from its table, and the committed batch stands.
-    for spec in (BANDS, SIGNATURES):
+    for spec in INDEXES:
         index = index_of(con, spec)
         try:
             index.publish(con)

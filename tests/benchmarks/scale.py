@@ -269,7 +269,7 @@ def cmd_incremental(args) -> None:
         # run after an upgrade), are not part of the run.
         with warehouse.connect(big) as con:
             held = con.execute("SELECT count(*) FROM document_paragraphs").fetchone()[0]
-            for spec in (warehouse.key_index.BANDS, warehouse.key_index.SIGNATURES):
+            for spec in warehouse.key_index.INDEXES:
                 t = time.perf_counter()
                 warehouse.load.index_of(con, spec).current(con)
                 print(f"{spec.suffix[1:]} index ready in {time.perf_counter() - t:.1f} s", flush=True)
@@ -339,9 +339,11 @@ def cmd_lookup(args) -> None:
 
 
 def copy_warehouse(source: Path, target: Path) -> None:
-    """A warehouse file and its band-key and signature index folders."""
+    """A warehouse file and the folders of its indexes (band keys, signatures)."""
+    from flows.warehouse.key_index import INDEXES
+
     shutil.copyfile(source, target)
-    for suffix in (".bands", ".signatures"):
+    for suffix in (spec.suffix for spec in INDEXES):
         shutil.rmtree(f"{target}{suffix}", ignore_errors=True)
         if Path(f"{source}{suffix}").is_dir():
             shutil.copytree(f"{source}{suffix}", f"{target}{suffix}")

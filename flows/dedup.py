@@ -336,6 +336,57 @@ class _Component:
         return paragraph_id_for(self.canon[1], self.canon[2])
 
 
+def _first_seen(occurrences: list[Occurrence], stored: Stored) -> dict[int, OrderKey]:
+    """The order key of each text's earliest occurrence: a new variant's from this run's occurrences, a stored one's
+    from its cluster's canonical (no later than any of the cluster's occurrences)."""
+    first: dict[int, OrderKey] = {}
+    for c in stored.clusters.values():
+        for h in c.variants:
+            first[h] = c.canonical_order
+    for o in occurrences:
+        if o.norm_hash not in first or o.order < first[o.norm_hash]:
+            first[o.norm_hash] = o.order
+    return first
+
+
+def _bridging(near: list[tuple[int, int]], contained: list[tuple[int, int, float]], first: dict[int, OrderKey],
+              sh: _Shingles) -> set[tuple[int, int]]:
+    """The near pairs through which a merged paragraph would join two passages into one.
+
+    An outlet that merges two wire paragraphs A and B into M = A + B makes M near A-with-a-sentence-added in one copy
+    and near B-with-a-sentence-added in another, whenever A or B is most of M (more than `part_ratio`, so not shaped
+    like a part); union-find would then put A, B and all their copies in one passage. So:
+    - M is a merge when the earlier texts inside it (containment pairs whose part was seen first) fall into two or
+      more groups unrelated to each other: no two texts of different groups are near, nor one inside the other,
+      compared on their shingles (not only as candidates). The split halves of a paragraph are later than it, and
+      texts inside a paragraph with a sentence added are all related: neither makes it a merge.
+    - A merge's near pair is not joined when one of the merge's earlier parts is unrelated to the other text: that
+      text is near one of the merged passages only. Two copies of the same merge are still joined; a merge stays
+      linked to the passages inside it (steps 3 and 4 of `plan_dedup`).
+    The answer depends on the pairs' relations only, not on the order in which they were verified.
+    """
+    parts_of: dict[int, set[int]] = {}
+    for part, whole, _ in contained:
+        if first[part] < first[whole]:
+            parts_of.setdefault(whole, set()).add(part)
+
+    def groups(parts: set[int]) -> int:
+        uf, ordered = _UnionFind(), sorted(parts)
+        for i, x in enumerate(ordered):
+            uf.find(x)
+            for y in ordered[i + 1:]:
+                if uf.find(x) != uf.find(y) and sh.relation(x, y) is not None:
+                    uf.union(x, y)
+        return len({uf.find(x) for x in ordered})
+
+    merges = {w for w, parts in parts_of.items() if len(parts) > 1 and groups(parts) > 1}
+
+    def bridges(w: int, other: int) -> bool:
+        return w in merges and any(x != other and sh.relation(x, other) is None for x in parts_of[w])
+
+    return {(a, b) for a, b in near if bridges(a, b) or bridges(b, a)}
+
+
 def _without_cycle_collection(fn):
     """`fn` runs with CPython's cycle collector paused. Planning allocates some 10^5 small objects (tuples, sets,
     rows), none of them in a cycle, so reference counting frees them all the same; but every 700 allocations the
@@ -368,16 +419,22 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
         uf.find(node[v.norm_hash])
     contained: list[tuple[int, int, float]] = []
     pairs = candidate_pairs(variants, settings.candidate_floor) | {(n, o) for n, o in stored.band_hits if n in eligible and o in known}
+    near: list[tuple[int, int]] = []
     for a, b in sorted(pairs):
         rel = sh.relation(a, b)
         if rel is None:
             continue
         kind, value, part = rel
         if kind == "near":
-            uf.union(node[a], node[b])
+            near.append((a, b))
         else:
             contained.append((part, b if part == a else a, value))
             uf.find(node[a]), uf.find(node[b])
+    # Near pairs are joined, but for those through which a merged paragraph would bridge two passages.
+    bridging = _bridging(near, contained, _first_seen(occurrences, stored), sh)
+    for a, b in near:
+        if (a, b) not in bridging:
+            uf.union(node[a], node[b])
 
     # 2. components and their canonical occurrence (stored clusters bring their own canonical)
     # Each occurrence as a canonical candidate, built once for both passes of `components`.

@@ -7,8 +7,8 @@ import pytest
 
 from conftest import make_doc
 from flows.config import Settings
-from flows.dedup import (NewVariant, Stored, _without_cycle_collection, candidate_pairs, collect_batch, paragraph_id_for,
-                          plan_dedup)
+from flows.dedup import (NewVariant, Stored, _Shingles, _without_cycle_collection, candidate_pairs, collect_batch,
+                          paragraph_id_for, plan_dedup)
 
 WIRE = [
     "The city council voted 6-1 on Monday night to approve a $14 million plan to repair the Harbor Street bridge, closed to heavy trucks since November.",
@@ -140,6 +140,37 @@ def test_a_merged_paragraph_is_linked_to_both_passages_and_never_bridges_them():
     links = {(l.paragraph_id, l.whole_paragraph_id) for l in plan.links}
     for part in wire_ids:
         assert part == merged_occ.paragraph_id or (part, merged_occ.paragraph_id) in links
+
+
+def test_a_merge_near_copies_of_both_its_passages_does_not_join_them():
+    # Two wire paragraphs of similar length; one copy adds a sentence to the first, another to the second, a third
+    # merges the two. The merge is near both extended copies (neither part is shaped like a part of them), so joining
+    # every near pair would make the two passages one.
+    first = ("The regional water board approved a new filtration plant for the valley on Thursday, after three years of "
+             "hearings about the cost and the site near the old railway depot on the eastern edge of the town centre.")
+    second = ("Construction will start next spring and is expected to take two years, the board said, and households "
+              "should see their monthly bills rise by about four dollars once the plant opens, less than the increase "
+              "proposed last autumn by the utility.")
+    added_one, added_two = "Several residents spoke in favour of it at the meeting.", "The vote was five to two in the end, officials said."
+    wire = make_doc("wire.txt", [first, second], published=datetime(2025, 1, 1))
+    one = make_doc("one.txt", [first + " " + added_one, second], published=datetime(2025, 1, 2))
+    two = make_doc("two.txt", [first, second + " " + added_two], published=datetime(2025, 1, 3))
+    merged = make_doc("merged.txt", [first + " " + second], published=datetime(2025, 1, 4))
+    docs = [wire, one, two, merged]
+    occ, var = collect_batch(docs, 1, Settings())
+    sh = _Shingles({v.norm_hash: v.norm for v in var}, Settings())
+    assert sh.relation(merged.norm_hashes[0], one.norm_hashes[0])[0] == "near"
+    assert sh.relation(merged.norm_hashes[0], two.norm_hashes[1])[0] == "near"
+
+    for order in (docs, docs[::-1]):
+        plan = _plan(order)
+        pid = {(o.doc_id, o.position): o.paragraph_id for o in plan.occurrences}
+        first_id, second_id = paragraph_id_for(wire.row.doc_id, 0), paragraph_id_for(wire.row.doc_id, 1)
+        assert first_id != second_id
+        assert [pid[(d.row.doc_id, 0)] for d in (wire, one, two)] == [first_id] * 3
+        assert [pid[(d.row.doc_id, 1)] for d in (wire, one, two)] == [second_id] * 3
+        merged_id = pid[(merged.row.doc_id, 0)]
+        assert {(l.paragraph_id, l.whole_paragraph_id) for l in plan.links} == {(first_id, merged_id), (second_id, merged_id)}
 
 
 def test_a_sentence_added_later_keeps_the_passage():

@@ -12,7 +12,8 @@ Near pairs are joined transitively (union-find). A later paragraph contained in 
 joins it as `contained` (a split); an earlier passage contained in a later paragraph is the same
 passage with a sentence added when it is the only one, and is linked (`passage_links`), not
 joined, when the later paragraph contains several passages (a merge): merged paragraphs never
-bridge two passages. Each cluster's canonical paragraph is the occurrence with the smallest order
+bridge two passages, neither through the passages inside them nor through their near-duplicates
+(`_bridging`). Each cluster's canonical paragraph is the occurrence with the smallest order
 key (earliest published, earliest run, source path, position), so the result does not depend on
 the order in which files, chunks or workers were processed.
 """

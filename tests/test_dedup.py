@@ -156,7 +156,9 @@ def test_a_merge_near_copies_of_both_its_passages_does_not_join_them():
     one = make_doc("one.txt", [first + " " + added_one, second], published=datetime(2025, 1, 2))
     two = make_doc("two.txt", [first, second + " " + added_two], published=datetime(2025, 1, 3))
     merged = make_doc("merged.txt", [first + " " + second], published=datetime(2025, 1, 4))
-    docs = [wire, one, two, merged]
+    # Another outlet's copy of the merge, one word changed: the same merge, joined to the first.
+    merged_too = make_doc("merged-too.txt", [first.replace("Thursday", "Wednesday") + " " + second], published=datetime(2025, 1, 5))
+    docs = [wire, one, two, merged, merged_too]
     occ, var = collect_batch(docs, 1, Settings())
     sh = _Shingles({v.norm_hash: v.norm for v in var}, Settings())
     assert sh.relation(merged.norm_hashes[0], one.norm_hashes[0])[0] == "near"
@@ -170,7 +172,32 @@ def test_a_merge_near_copies_of_both_its_passages_does_not_join_them():
         assert [pid[(d.row.doc_id, 0)] for d in (wire, one, two)] == [first_id] * 3
         assert [pid[(d.row.doc_id, 1)] for d in (wire, one, two)] == [second_id] * 3
         merged_id = pid[(merged.row.doc_id, 0)]
+        assert pid[(merged_too.row.doc_id, 0)] == merged_id
         assert {(l.paragraph_id, l.whole_paragraph_id) for l in plan.links} == {(first_id, merged_id), (second_id, merged_id)}
+
+
+def test_a_paragraph_split_later_is_no_merge_and_keeps_its_near_copies():
+    # The halves a later copy split a paragraph into are inside it, and unrelated to each other; they are later than
+    # it, so they do not make it a merge. A light copy that changed three words of each half (neither half is then
+    # inside it) still joins the passage.
+    one = "The museum will reopen its east wing in May after a two year renovation that replaced the roof and the old heating system."
+    two = "Visitors will find the medieval collection moved to the ground floor, next to a new cafe and a larger shop for the children."
+    light_one = one.replace("east wing", "west wing").replace("two year", "three year").replace("old heating", "gas heating")
+    light_two = two.replace("ground floor", "lower floor").replace("larger shop", "bigger shop").replace("Visitors", "Guests")
+    wire = make_doc("wire.txt", [one + " " + two], published=datetime(2025, 1, 1))
+    split = make_doc("split.txt", [one, two], published=datetime(2025, 1, 2))
+    light = make_doc("light.txt", [light_one + " " + light_two], published=datetime(2025, 1, 3))
+    occ, var = collect_batch([wire, split, light], 1, Settings())
+    sh = _Shingles({v.norm_hash: v.norm for v in var}, Settings())
+    assert sh.relation(wire.norm_hashes[0], light.norm_hashes[0])[0] == "near"
+    for half in split.norm_hashes:
+        assert sh.relation(half, wire.norm_hashes[0])[0] == "contained"
+        assert sh.relation(half, light.norm_hashes[0]) is None  # changed: not inside the light copy
+    plan = _plan([wire, split, light])
+    pid = {(o.doc_id, o.position): o.paragraph_id for o in plan.occurrences}
+    passage = paragraph_id_for(wire.row.doc_id, 0)
+    assert pid[(light.row.doc_id, 0)] == passage
+    assert pid[(split.row.doc_id, 0)] == pid[(split.row.doc_id, 1)] == passage
 
 
 def test_a_sentence_added_later_keeps_the_passage():

@@ -15,7 +15,7 @@ from conftest import ingest_docs, make_doc, signature_index_rows, table
 
 from flows import warehouse
 from flows.warehouse import key_index
-from flows.warehouse.key_index import SIGNATURES, KeyIndex
+from flows.warehouse.key_index import BANDS, SIGNATURES, KeyIndex
 
 WORDS = ("council bridge river harbor mayor budget vote repair street plan school library night city week "
          "million dollar board reading rooms open weeknights april agreed keep public park water tax").split()
@@ -64,7 +64,7 @@ def joined(db: Path, keys: np.ndarray, owners: np.ndarray) -> list[tuple[int, in
 
 def looked_up(db: Path, keys: np.ndarray, owners: np.ndarray) -> list[tuple[int, int]]:
     with warehouse.connect(db) as con:
-        new, stored = warehouse.band_index(con).lookup(con, keys, owners)
+        new, stored = warehouse.index_of(con, BANDS).lookup(con, keys, owners)
     return sorted(zip(new.tolist(), stored.tolist()))
 
 
@@ -79,7 +79,7 @@ def test_the_index_follows_every_run_and_answers_like_the_join(tmp_path: Path, s
     for seed in range(6):
         ingest_docs(db, docs(seed))
         assert_indexes_match(db)
-    manifest = KeyIndex(Path(f"{db}.bands"))._manifest()
+    manifest = KeyIndex(Path(f"{db}{BANDS.suffix}"), BANDS)._manifest()
     # Segments were merged as they came: fewer than the runs, each under a quarter of the one before.
     assert 1 <= len(manifest["segments"]) < 6
     sizes = [s["rows"] for s in manifest["segments"]]

@@ -15,11 +15,11 @@ from flows.warehouse.connection import (
 )
 from flows.warehouse.load import (
     RUN_COUNTS,
-    band_index,
     DocumentRow,
     RunRecord,
     fetch_stored,
     finish_run,
+    index_of,
     load_run,
     transaction,
     write_batch,
@@ -27,7 +27,7 @@ from flows.warehouse.load import (
 from flows.warehouse.outputs import EXPORTED, export, search, status
 
 __all__ = [
-    "EXPORTED", "RUN_COUNTS", "DocumentRow", "RunRecord", "WarehouseError", "band_index", "check_settings", "connect", "export",
-    "fetch_stored", "finish_run", "fts_extension", "known_files", "load_run", "migrate", "migrations", "next_run_id",
+    "EXPORTED", "RUN_COUNTS", "DocumentRow", "RunRecord", "WarehouseError", "check_settings", "connect", "export",
+    "fetch_stored", "finish_run", "fts_extension", "index_of", "known_files", "load_run", "migrate", "migrations", "next_run_id",
     "query", "transaction", "schema_dir", "search", "status", "template_hashes", "write_batch",
 ]

@@ -37,7 +37,6 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-TABLE, KEY = "lsh_bands", "band_key"
 FORMAT = 1
 # Rows of a segment mapped at once by a lookup or a merge (8 MB of keys and 8 MB of owners; for wider values, as many
 # rows as fit 8 MB of values).
@@ -59,7 +58,7 @@ class Spec:
     value_bytes: int = 8  # the most a value takes: sizes the batches a rebuild reads
 
 
-BANDS = Spec(TABLE, KEY, "norm_hash", "<i8", ".bands")
+BANDS = Spec("lsh_bands", "band_key", "norm_hash", "<i8", ".bands")
 SIGNATURES = Spec("paragraph_fingerprints", "norm_hash", "signature", "<u4", ".signatures", value_bytes=4096)
 # Every index kept beside a warehouse.
 INDEXES = (BANDS, SIGNATURES)
@@ -73,13 +72,13 @@ class State:
     token: str
 
 
-def folder_of(con: duckdb.DuckDBPyConnection, spec: Spec = BANDS) -> Path | None:
+def folder_of(con: duckdb.DuckDBPyConnection, spec: Spec) -> Path | None:
     """The index folder beside the connection's warehouse file (None for an in-memory database)."""
     path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
     return Path(f"{path}{spec.suffix}") if path else None
 
 
-def table_state(con: duckdb.DuckDBPyConnection, table: str = TABLE) -> State:
+def table_state(con: duckdb.DuckDBPyConnection, table: str) -> State:
     rows, token = con.execute("SELECT n_rows, token FROM key_index_state WHERE table_name = ?", [table]).fetchone()
     return State(rows, token)
 
@@ -125,9 +124,9 @@ def column_values(column, dtype: str) -> np.ndarray:
 
 
 class KeyIndex:
-    """The index of one warehouse's `spec` (see the module docstring): its band keys by default."""
+    """The index of one warehouse's `spec` (see the module docstring)."""
 
-    def __init__(self, folder: Path, spec: Spec = BANDS):
+    def __init__(self, folder: Path, spec: Spec):
         self.folder, self.spec = folder, spec
         self.manifest_path = folder / "manifest.json"
         self.pending_path = folder / "pending.json"

@@ -117,11 +117,6 @@ def index_of(con: duckdb.DuckDBPyConnection, spec: Spec) -> KeyIndex:
     return KeyIndex(folder, spec)
 
 
-def band_index(con: duckdb.DuckDBPyConnection) -> KeyIndex:
-    """The band-key index of the connection's warehouse."""
-    return index_of(con, BANDS)
-
-
 def _key_table(variants: list, attr: str, column: str) -> pa.Table:
     """(key, norm_hash) rows of the variants' band or sentence keys (variants too short have none)."""
     keys, owners = key_owners(variants, attr)

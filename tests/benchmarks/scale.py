@@ -271,7 +271,7 @@ def cmd_incremental(args) -> None:
             held = con.execute("SELECT count(*) FROM document_paragraphs").fetchone()[0]
             for spec in warehouse.key_index.INDEXES:
                 t = time.perf_counter()
-                warehouse.load.index_of(con, spec).current(con)
+                warehouse.index_of(con, spec).current(con)
                 print(f"{spec.suffix[1:]} index ready in {time.perf_counter() - t:.1f} s", flush=True)
         raw = tmp / "raw"
         write_files(raw, args.files, seed=7)
@@ -309,7 +309,7 @@ def cmd_lookup(args) -> None:
             build_warehouse(db, args.paragraphs, settings)
         with warehouse.connect(db) as con:
             held = con.execute("SELECT count(*) FROM lsh_bands").fetchone()[0]
-            index = warehouse.band_index(con)
+            index = warehouse.index_of(con, warehouse.key_index.BANDS)
             t = time.perf_counter()
             manifest = index.current(con)
             print(f"{held:,} band keys; index built in {time.perf_counter() - t:.1f} s "

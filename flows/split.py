@@ -10,6 +10,9 @@ _BLANK_LINES = re.compile(r"\n\s*\n")
 # mark itself, which normalising drops anyway (it is no word character): the same sentences as a lookbehind that
 # kept it, in half the time, since the regex engine can jump from mark to mark.
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*\s+|[。！？][」』]*")
+# The same on ASCII text, where it can only match its ASCII marks: four times faster (a class of ASCII characters
+# only is one table lookup a character, a class with others is not).
+_ASCII_SENTENCE_END = re.compile(r"[.!?][\"')\]]*\s+")
 _SPACES = re.compile(r"\s+")
 _UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]+")
 # Typographic variants folded before tokenising, so that "it's" and "it’s" are one word.
@@ -30,6 +33,7 @@ _INNER_APOSTROPHE = re.compile(r"'(?<=\w')(?=\w)")
 _SEP = "\x00"
 _NON_WORDS = re.compile(r"[^\w\x00]+")
 # On ASCII text \w is [A-Za-z0-9_]: every other ASCII character but the separator is a token boundary.
+_SPACE_RUNS = re.compile("  +")
 _ASCII_BOUNDARIES = str.maketrans({c: " " for c in map(chr, range(1, 128)) if not (c.isalnum() or c == "_")})
 
 
@@ -68,7 +72,7 @@ def normalize_sentences(text: str) -> list[str]:
 
 def normalize_paragraphs(texts: list[str]) -> list[list[str]]:
     """`normalize_sentences` of many paragraphs at once (one pass over the whole batch, same results)."""
-    pieces = [_SENTENCE_END.split(t) for t in texts]
+    pieces = [(_ASCII_SENTENCE_END if t.isascii() else _SENTENCE_END).split(t) for t in texts]
     flat = iter(_normalize_pieces([s for p in pieces for s in p]))
     return [[n for n in (next(flat) for _ in p) if n] for p in pieces]
 
@@ -108,7 +112,8 @@ def _words_ascii(pieces: list[str]) -> list[str]:
         return []
     folded = _SEP.join(pieces).replace("`", "'").lower()
     folded = _INNER_APOSTROPHE.sub("", folded).translate(_ASCII_BOUNDARIES)
-    return [" ".join(p.split()) for p in folded.split(_SEP)]
+    # Only spaces are left between words: runs of them are collapsed in one pass, not piece by piece.
+    return [p.strip(" ") for p in _SPACE_RUNS.sub(" ", folded).split(_SEP)]
 
 
 def _words_unicode(pieces: list[str]) -> list[str]:

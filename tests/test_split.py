@@ -58,11 +58,16 @@ def test_ascii_takes_a_shorter_path_to_the_same_words():
     after the folds, which turn the backquote into an apostrophe)."""
     import random
 
-    from flows.split import _words_ascii, _words_unicode, normalize
+    from flows.split import _ASCII_SENTENCE_END, _SENTENCE_END, _words_ascii, _words_unicode, normalize
 
     rng = random.Random(4)
     chars = [chr(c) for c in range(1, 128)] + list("ab  ''`")
     pieces = ["".join(rng.choice(chars) for _ in range(rng.randrange(0, 30))) for _ in range(20_000)]
     assert _words_ascii(pieces) == _words_unicode([p.replace("`", "'") for p in pieces])
+    # Sentences end at the same places: marks, closing quotes and brackets, and every ASCII space among the rest.
+    marked = chars + list('..!?"\')] ') * 5
+    texts = ["".join(rng.choice(marked) for _ in range(rng.randrange(0, 40))) for _ in range(20_000)]
+    assert [_ASCII_SENTENCE_END.split(t) for t in texts] == [_SENTENCE_END.split(t) for t in texts]
+    assert sum(len(_SENTENCE_END.split(t)) > 1 for t in texts) > 3_000
     assert normalize("Don`t  STOP--it's_ok\t(really)\x00end") == normalize("Don’t stop — it’s_ok really end") == \
         "dont stop its_ok really end"

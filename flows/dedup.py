@@ -29,7 +29,7 @@ from datetime import datetime
 import numpy as np
 
 from flows.config import Settings
-from flows.fingerprint import shingle_set
+from flows.fingerprint import shingle_sets
 
 # Published-date stand-in for undated documents: they sort after every dated one.
 UNDATED = datetime.max
@@ -70,6 +70,7 @@ class NewVariant:
     signature: np.ndarray
     band_keys: np.ndarray | None  # None: too short for near matching
     sentence_keys: np.ndarray | None = None  # None: too short for near matching
+    shingles: np.ndarray | None = None  # its shingle hashes from fingerprinting (None: hashed again when verified)
 
 
 @dataclass(frozen=True)
@@ -223,63 +224,96 @@ def agreeing(pairs: list[tuple[int, int]], left: Signatures, right: Signatures, 
 
 
 def candidate_pairs(variants: list[NewVariant], floor: float = 0.0) -> set[tuple[int, int]]:
-    """Pairs of new variants worth verifying: those sharing a sentence, and those sharing an LSH band key whose
-    signatures agree on at least `floor` of their values (see `agreeing`)."""
-    sentences = _shared_key_pairs(*key_owners(variants, "sentence_keys"))
-    banded = _shared_key_pairs(*key_owners(variants, "band_keys")) - sentences
-    if floor > 0:
-        sig = Signatures.of_variants(variants)
-        pairs = sorted(banded)
-        banded = {p for p, keep in zip(pairs, agreeing(pairs, sig, sig, floor)) if keep}
-    return sentences | banded
+    """Pairs of new variants (norm hashes, ascending) worth verifying: those sharing a sentence, and those sharing
+    an LSH band key whose signatures agree on at least `floor` of their values (see `agreeing`).
+
+    Variants are numbered by the rank of their hash and a pair is one integer, lower rank * n + higher rank, so
+    that pairs are found, deduplicated and filtered in numpy; only the pairs that remain become tuples."""
+    n = len(variants)
+    hashes = np.fromiter((v.norm_hash for v in variants), dtype=np.int64, count=n)
+    by_rank = np.argsort(hashes, kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[by_rank] = np.arange(n)
+    sentences = _shared_key_pairs(*_key_ranks(variants, "sentence_keys", rank), n)
+    banded = np.setdiff1d(_shared_key_pairs(*_key_ranks(variants, "band_keys", rank), n), sentences, assume_unique=True)
+    if floor > 0 and len(banded):
+        signatures = np.stack([v.signature for v in variants])
+        low, high = by_rank[banded // n], by_rank[banded % n]
+        banded = banded[(signatures[low] == signatures[high]).mean(axis=1) >= floor]
+    codes = np.concatenate([sentences, banded])
+    ordered = hashes[by_rank]
+    return set(zip(ordered[codes // n].tolist(), ordered[codes % n].tolist()))
 
 
-def _shared_key_pairs(key: np.ndarray, owner: np.ndarray) -> set[tuple[int, int]]:
-    """Pairs of owners (ascending) that hold a common key (sorted arrays, not a dict of buckets)."""
+def _key_ranks(variants: list[NewVariant], attr: str, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The variants' band or sentence keys (`attr`), flat, and the rank (see `candidate_pairs`) of each key's
+    variant (variants too short for near matching have none)."""
+    held = [i for i, v in enumerate(variants) if getattr(v, attr) is not None]
+    if not held:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    arrays = [getattr(variants[i], attr) for i in held]
+    lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
+    return np.concatenate(arrays).astype(np.int64, copy=False), np.repeat(rank[held], lengths)
+
+
+def _shared_key_pairs(key: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    """Pairs of owners (ranks below n) that hold a common key, each as lower * n + higher: sorted, distinct."""
+    none = np.zeros(0, dtype=np.int64)
     if not len(key):
-        return set()
-    # Most keys belong to one variant only: drop them after a cheap sort on the key alone, then
-    # sort only the shared ones by key and owner (two sort passes).
+        return none
+    # Most keys belong to one variant only: drop them after a sort on the key alone.
     order = np.argsort(key)
     key, owner = key[order], owner[order]
-    shared = np.r_[key[1:] == key[:-1], False] | np.r_[False, key[1:] == key[:-1]]
+    same = key[1:] == key[:-1]
+    shared = np.r_[same, False] | np.r_[False, same]
     key, owner = key[shared], owner[shared]
     if not len(key):
-        return set()
-    order = np.lexsort((owner, key))
-    key, owner = key[order], owner[order]
-    # A variant holding one key twice counts once: each run of equal keys then lists its distinct
-    # owners in ascending order.
-    first = np.r_[True, (key[1:] != key[:-1]) | (owner[1:] != owner[:-1])]
-    key, owner = key[first], owner[first]
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    sizes = np.diff(np.r_[starts, len(key)])
+        return none
+    # Each shared key becomes its run's number (ascending with the key), so that (run, owner) is one integer:
+    # one sort orders the runs' owners, and a variant holding one key twice counts once.
+    run = np.cumsum(np.r_[0, key[1:] != key[:-1]])
+    code = _distinct(run * n + owner)
+    run, owner = code // n, code % n
+    starts = np.flatnonzero(np.r_[True, run[1:] != run[:-1]])
+    sizes = np.diff(np.r_[starts, len(run)])
     # All pairs of every run of up to _MAX_BUCKET_PAIRS owners, vectorised over the runs of each size.
-    lows, highs = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    lows, highs = [none], [none]
     for size in np.unique(sizes[(sizes >= 2) & (sizes <= _MAX_BUCKET_PAIRS)]).tolist():
         members = owner[starts[sizes == size][:, None] + np.arange(size)]  # (runs, size), rows ascending
         i, j = np.triu_indices(size, 1)
         lows.append(members[:, i].ravel())
         highs.append(members[:, j].ravel())
-    pairs: set[tuple[int, int]] = set(zip(np.concatenate(lows).tolist(), np.concatenate(highs).tolist()))
+    # A larger run as a star around its lowest owner, and a chain through its owners in order.
     for s, size in zip(starts[sizes > _MAX_BUCKET_PAIRS].tolist(), sizes[sizes > _MAX_BUCKET_PAIRS].tolist()):
-        members = owner[s:s + size].tolist()
-        pairs.update((members[0], m) for m in members[1:])
-        pairs.update(zip(members, members[1:]))
-    return pairs
+        members = owner[s:s + size]
+        lows += [np.full(size - 1, members[0]), members[:-1]]
+        highs += [members[1:], members[1:]]
+    return _distinct(np.concatenate(lows) * n + np.concatenate(highs))
 
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted: np.unique's answer, which took 30 times as long on 135,000 integers."""
+    values = np.sort(values)
+    return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
 
 class _Shingles:
-    """Shingle sets of normalised texts (new and stored variants by norm_hash), computed once each, and the
-    relations between them."""
+    """Shingle-hash sets of normalised texts (new and stored variants by norm_hash), made once each, and the
+    relations between them. New variants bring their hashes from fingerprinting; the others are hashed again from
+    their normalised text, all at once on first use."""
 
-    def __init__(self, norms: dict[int, str], settings: Settings):
-        self.norms, self.settings, self.sets = norms, settings, {}
+    def __init__(self, norms: dict[int, str], settings: Settings, hashed: dict[int, np.ndarray] | None = None):
+        self.norms, self.settings, self.hashed, self.sets = norms, settings, hashed or {}, {}
 
     def get(self, h: int) -> set[int]:
-        if h not in self.sets:
-            self.sets[h] = shingle_set(self.norms[h], self.settings.minhash)
-        return self.sets[h]
+        found = self.sets.get(h)
+        if found is None:
+            if h in self.hashed:
+                found = self.sets[h] = set(self.hashed[h].tolist())
+            else:
+                rest = [x for x in self.norms if x not in self.hashed and x not in self.sets]
+                self.sets.update(zip(rest, shingle_sets([self.norms[x] for x in rest], self.settings.minhash)))
+                found = self.sets[h]
+        return found
 
     def _part_share(self, part: set, whole: set, inter: int) -> float | None:
         """The share of `part` inside `whole` when `part` is shaped like a part of it (at least `containment`
@@ -410,7 +444,8 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
     """Match this run's paragraphs exactly, approximately and by containment; cluster; pick canonicals; plan the writes."""
     eligible = {v.norm_hash for v in variants if v.band_keys is not None}
     known = {h: n for c in stored.clusters.values() for h, n in c.variants.items()}
-    sh = _Shingles({**known, **{v.norm_hash: v.norm for v in variants}}, settings)
+    sh = _Shingles({**known, **{v.norm_hash: v.norm for v in variants}}, settings,
+                   {v.norm_hash: v.shingles for v in variants if v.shingles is not None})
     # Union-find node of every text: its stored cluster, or the new variant itself.
     node = {h: ("c", stored.cluster_of[h]) if h in stored.cluster_of else ("n", h) for h in sh.norms}
 
@@ -548,5 +583,6 @@ def collect_batch(documents: list, run_id: int, settings: Settings) -> tuple[lis
                     h, norm, n_words, doc.signatures[pos],
                     doc.band_keys[pos] if eligible else None,
                     doc.sentence_keys[pos] if eligible else None,
+                    doc.shingles[doc.shingle_offsets[pos]:doc.shingle_offsets[pos + 1]],
                 )
     return occurrences, list(variants.values())

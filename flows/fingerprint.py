@@ -28,6 +28,9 @@ class Fingerprints:
     n_words: np.ndarray  # int32 (n,)
     signatures: np.ndarray  # uint32 (n, num_perm)
     band_keys: np.ndarray  # int64 (n, bands)
+    # uint32 hashes of every paragraph's word shingles, flat: paragraph i's are shingles[offsets[i]:offsets[i + 1]]
+    shingles: np.ndarray
+    offsets: np.ndarray  # int64 (n + 1,)
 
 
 def content_hash(norm: str) -> int:
@@ -138,7 +141,8 @@ def fingerprint_paragraphs(norms: list[str], cfg: MinHashConfig) -> Fingerprints
     hashes, offsets = _batch_shingles(words, cfg.shingle_size)
     sig = minhash_signatures(hashes, offsets, len(norms), cfg)
     n_words = np.fromiter((len(w) for w in words), dtype=np.int32, count=len(words))
-    return Fingerprints(n_words=n_words, signatures=sig, band_keys=band_keys(sig, cfg))
+    return Fingerprints(n_words=n_words, signatures=sig, band_keys=band_keys(sig, cfg), shingles=hashes,
+                        offsets=np.append(offsets, len(hashes)))
 
 
 def sentence_keys(sentence_norms: list[str], min_words: int = 6) -> np.ndarray:
@@ -151,13 +155,14 @@ def sentence_keys(sentence_norms: list[str], min_words: int = 6) -> np.ndarray:
     return np.array(sorted(keys), dtype=np.int64)
 
 
-def shingle_set(norm: str, cfg: MinHashConfig) -> set[tuple[str, ...]]:
-    """The exact word shingles of a normalised paragraph, for verifying candidates (no hashing)."""
-    words = norm.split()
-    k = cfg.shingle_size
-    if len(words) < k:
-        return {tuple(words)} if words else set()
-    return set(zip(*(words[i:] for i in range(k))))
+def shingle_sets(norms: list[str], cfg: MinHashConfig) -> list[set[int]]:
+    """The set of shingle hashes of each normalised paragraph, for verifying candidates: the hashes its MinHash
+    signature is made from (`fingerprint_paragraphs` hands them over for new paragraphs; stored ones are hashed
+    again from their normalised text). Two distinct shingles share a hash with probability 2^-32."""
+    hashes, offsets = _batch_shingles([n.split() for n in norms], cfg.shingle_size)
+    bounds = np.append(offsets, len(hashes)).tolist()
+    flat = hashes.tolist()
+    return [set(flat[a:b]) for a, b in zip(bounds, bounds[1:])]
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:

@@ -32,6 +32,9 @@ class PreparedDocument:
     signatures: np.ndarray
     band_keys: np.ndarray
     sentence_keys: list[np.ndarray]
+    # The shingle hashes of paragraph i are shingles[shingle_offsets[i]:shingle_offsets[i + 1]] (verification's sets)
+    shingles: np.ndarray
+    shingle_offsets: np.ndarray
 
 
 @dataclass
@@ -157,6 +160,7 @@ def fingerprint_documents(items: list[tuple[DocumentRow, list[str]]], settings: 
             dataclasses.replace(row, n_paragraphs=len(texts)), texts, doc_norms, [content_hash(n) for n in doc_norms],
             fp.n_words[start:end], fp.signatures[start:end], fp.band_keys[start:end],
             [sentence_keys(s, settings.min_words) for s in sentences],
+            fp.shingles[fp.offsets[start]:fp.offsets[end]], fp.offsets[start:end + 1] - fp.offsets[start],
         ))
         start = end
     return out

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import make_doc
 from flows.config import Settings
-from flows.dedup import (NewVariant, Stored, _Shingles, _without_cycle_collection, candidate_pairs, collect_batch,
+from flows.dedup import (NewVariant, Stored, _Shingles, without_cycle_collection, candidate_pairs, collect_batch,
                           paragraph_id_for, plan_dedup)
 
 WIRE = [
@@ -223,7 +223,7 @@ def test_a_generic_line_inside_an_unrelated_variant_is_not_absorbed():
 def test_planning_pauses_the_cycle_collector_and_always_restores_it():
     seen = []
 
-    @_without_cycle_collection
+    @without_cycle_collection
     def plan(fail: bool) -> str:
         seen.append(gc.isenabled())
         if fail:

@@ -217,10 +217,12 @@ class KeyIndex:
         """For each stored key equal to one of `keys`: (the owner of the query key, the stored key's value)."""
         manifest = self.current(con)
         width, dtype = manifest["width"], self.spec.dtype
-        order = np.argsort(keys)
-        query, query_owner = keys[order].astype(np.int64), owners[order]
         found_new = [np.zeros(0, np.int64)]
         found_stored = [np.zeros((0,) if width == 1 else (0, width), dtype)]
+        if not manifest["segments"]:  # nothing stored yet: the query keys need no sorting
+            return found_new[0], found_stored[0]
+        order = np.argsort(keys)
+        query, query_owner = keys[order].astype(np.int64), owners[order]
         for segment in manifest["segments"]:
             keys_path, owners_path = self._files(segment["name"])
             step = self._slice_rows(width)

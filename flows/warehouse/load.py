@@ -19,13 +19,15 @@ import numpy as np
 import pyarrow as pa
 
 from flows import __version__
-from flows.dedup import DedupPlan, NewVariant, Signatures, Stored, StoredCluster, agreeing, key_owners, order_key
+from flows.dedup import (DedupPlan, NewVariant, Signatures, Stored, StoredCluster, agreeing, key_owners, order_key,
+                         without_cycle_collection)
 from flows.discover import Rejection
 from flows.read import Unchanged
 from flows.warehouse.connection import WarehouseError, _now
 from flows.warehouse.key_index import BANDS, INDEXES, SIGNATURES, KeyIndex, Spec, column_values, folder_of
 
 
+@without_cycle_collection
 def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], floor: float) -> Stored:
     """Stored paragraphs that the new variants match exactly or share a sentence or an LSH band with (band-only
     hits whose signatures agree on less than `floor`, Settings.candidate_floor, left out), and their clusters."""
@@ -157,7 +159,11 @@ class RunRecord:
 
 def _arrow(rows: list, columns: list[str], types: dict[str, pa.DataType] | None = None) -> pa.Table:
     types = types or {}
-    data = {c: [getattr(r, c) for r in rows] for c in columns}
+    if rows and hasattr(rows[0], "_fields"):  # NamedTuple rows (flows.dedup): transposed in one pass
+        by_name = dict(zip(rows[0]._fields, map(list, zip(*rows))))
+        data = {c: by_name[c] for c in columns}
+    else:
+        data = {c: [getattr(r, c) for r in rows] for c in columns}
     return pa.table({c: pa.array(v, types.get(c)) for c, v in data.items()})
 
 
@@ -185,6 +191,7 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
                 index.invalidate()
 
 
+@without_cycle_collection
 def write_batch(
     con: duckdb.DuckDBPyConnection,
     run: RunRecord,

@@ -172,9 +172,11 @@ class _UnionFind:
     def union(self, a: object, b: object) -> None:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
-            # Deterministic root: the smaller key, so components never depend on union order.
-            lo, hi = sorted((ra, rb), key=repr)
-            self.parent[hi] = lo
+            # Deterministic root: the smaller key, so components never depend on union order. Keys are integers, or
+            # (kind, id) tuples whose ids of one kind are all of one type: they compare as they are.
+            if rb < ra:
+                ra, rb = rb, ra
+            self.parent[rb] = ra
 
 
 def key_owners(variants: list[NewVariant], attr: str) -> tuple[np.ndarray, np.ndarray]:
@@ -504,7 +506,7 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
     for whole_id, part_ids in sorted(stored.parts.items()):
         if ("c", whole_id) in uf.parent and uf.find(("c", whole_id)) in parts_of:
             parts_of[uf.find(("c", whole_id))] |= {uf.find(("c", p)) if ("c", p) in uf.parent else ("c", p) for p in part_ids}
-    singles = [(w, parts.pop()) for w, parts in sorted(parts_of.items(), key=repr) if len(parts) == 1]
+    singles = [(w, parts.pop()) for w, parts in sorted(parts_of.items()) if len(parts) == 1]
     for w, p in singles:
         uf.union(w, p)
     if singles:
@@ -519,11 +521,11 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
             continue
         # Only a part of the passage itself (its canonical text), not of one variant of it, joins it.
         if comps[w].order < comps[p].order and sh.contains(comps[w].canon[3], part):
-            wholes.setdefault(p, []).append((-value, comps[w].order, repr(w), w))
+            wholes.setdefault(p, []).append((-value, comps[w].order, w))
         else:
             links[(p, w)] = max(value, links.get((p, w), 0.0))
     # The most containing passage wins, then the earliest.
-    absorbed = {p: min(options)[3] for p, options in wholes.items()}
+    absorbed = {p: min(options)[2] for p, options in wholes.items()}
 
     def final(root: object) -> object:
         while root in absorbed:  # strictly earlier each step: no cycles
@@ -534,7 +536,7 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
     plan = DedupPlan(new_variants=[v for v in variants if v.norm_hash not in stored.cluster_of])
     counts = {"new": 0, "exact": 0, "near": 0, "contained": 0}
     upserted: set[str] = set()
-    for root in sorted(comps, key=repr):
+    for root in sorted(comps):
         comp = comps[root]
         target = comps[final(root)]
         pid, canon_hash = target.paragraph_id, target.canon[3]

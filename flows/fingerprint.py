@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import xxhash
 from datasketch import MinHash
 
@@ -53,34 +55,45 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint32(16))
 
 
-def _token_hashes(words: list[str]) -> np.ndarray:
-    # Each distinct word hashed once, then looked up: a batch of news repeats its words (one distinct word in 25
-    # in the syndication benchmark), and a lookup costs a third of encoding and hashing.
-    table = {w: xxhash.xxh32_intdigest(w.encode("utf-8")) for w in dict.fromkeys(words)}
-    return np.fromiter(map(table.__getitem__, words), dtype=np.uint64, count=len(words))
+def _word_hashes(norms: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """uint64 xxh32 hashes of the words of many normalised paragraphs (words are separated by spaces), flat, and the
+    number of words of each paragraph.
+
+    Arrow splits the texts and finds their distinct words in C++; only the distinct words are hashed in Python (a batch
+    of news repeats its words: one distinct word in 25 in the syndication benchmark). Splitting and looking up each
+    word in Python took four times as long."""
+    lists = pc.split_pattern(pa.array(norms, pa.string()), " ")
+    words = lists.flatten()
+    # A text without words is one empty piece, as are runs of spaces: they are no words.
+    real = pc.not_equal(words, "").to_numpy(zero_copy_only=False)
+    counted = np.concatenate(([0], np.cumsum(real)))
+    bounds = lists.offsets.to_numpy()
+    encoded = words.filter(real).dictionary_encode()
+    distinct = encoded.dictionary.cast(pa.binary()).to_pylist()
+    table = np.fromiter(map(xxhash.xxh32_intdigest, distinct), dtype=np.uint64, count=len(distinct))
+    return table[encoded.indices.to_numpy()], (counted[bounds[1:]] - counted[bounds[:-1]]).astype(np.int64)
 
 
 def shingle_hashes(norm: str, cfg: MinHashConfig) -> np.ndarray:
     """uint32 hashes of the word shingles of one normalised paragraph (one shingle if it is shorter)."""
-    words = norm.split()
-    hashes, _ = _batch_shingles([words], cfg.shingle_size)
+    hashes, _, _ = _batch_shingles([norm], cfg.shingle_size)
     return hashes
 
 
-def _batch_shingles(paragraphs: list[list[str]], k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Shingle hashes of many paragraphs, flat, with the start offset of each paragraph's run.
+def _batch_shingles(norms: list[str], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shingle hashes of many normalised paragraphs, flat, with the start offset of each paragraph's run, and the
+    number of words of each.
 
     A shingle's hash combines its k word hashes polynomially in uint64 and folds to 32 bits,
     so each word is hashed once however many shingles it is part of.
     """
-    lengths = np.fromiter((len(p) for p in paragraphs), dtype=np.int64, count=len(paragraphs))
-    flat = _token_hashes([w for p in paragraphs for w in p])
+    flat, lengths = _word_hashes(norms)
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
     # Shingles per paragraph: n - k + 1, or 1 when the paragraph is shorter than k, 0 when empty.
     n_sh = np.where(lengths >= k, lengths - k + 1, np.minimum(lengths, 1))
     total = int(n_sh.sum())
     offsets = np.concatenate(([0], np.cumsum(n_sh)[:-1])).astype(np.int64)
-    para_of = np.repeat(np.arange(len(paragraphs)), n_sh)
+    para_of = np.repeat(np.arange(len(norms)), n_sh)
     first_word = starts[para_of] + (np.arange(total) - offsets[para_of])
     span = np.minimum(lengths[para_of], k)
     acc = np.zeros(total, dtype=np.uint64)
@@ -91,7 +104,7 @@ def _batch_shingles(paragraphs: list[list[str]], k: int) -> tuple[np.ndarray, np
             acc = np.where(j < span, acc * _M64 + term + np.uint64(1), acc)
         acc = (acc ^ (acc >> np.uint64(33))) * _P64
         acc ^= acc >> np.uint64(33)
-    return (acc & np.uint64(0xFFFFFFFF)).astype(np.uint32), offsets
+    return (acc & np.uint64(0xFFFFFFFF)).astype(np.uint32), offsets, lengths
 
 
 def minhash_signatures(hashes: np.ndarray, offsets: np.ndarray, n: int, cfg: MinHashConfig) -> np.ndarray:
@@ -137,10 +150,9 @@ def band_keys(signatures: np.ndarray, cfg: MinHashConfig) -> np.ndarray:
 
 def fingerprint_paragraphs(norms: list[str], cfg: MinHashConfig) -> Fingerprints:
     """Signatures and band keys for a batch of normalised paragraphs, vectorised across the batch."""
-    words = [n.split() for n in norms]
-    hashes, offsets = _batch_shingles(words, cfg.shingle_size)
+    hashes, offsets, lengths = _batch_shingles(norms, cfg.shingle_size)
     sig = minhash_signatures(hashes, offsets, len(norms), cfg)
-    n_words = np.fromiter((len(w) for w in words), dtype=np.int32, count=len(words))
+    n_words = lengths.astype(np.int32)
     return Fingerprints(n_words=n_words, signatures=sig, band_keys=band_keys(sig, cfg), shingles=hashes,
                         offsets=np.append(offsets, len(hashes)))
 
@@ -159,7 +171,7 @@ def shingle_sets(norms: list[str], cfg: MinHashConfig) -> list[set[int]]:
     """The set of shingle hashes of each normalised paragraph, for verifying candidates: the hashes its MinHash
     signature is made from (`fingerprint_paragraphs` hands them over for new paragraphs; stored ones are hashed
     again from their normalised text). Two distinct shingles share a hash with probability 2^-32."""
-    hashes, offsets = _batch_shingles([n.split() for n in norms], cfg.shingle_size)
+    hashes, offsets, _ = _batch_shingles(norms, cfg.shingle_size)
     bounds = np.append(offsets, len(hashes)).tolist()
     flat = hashes.tolist()
     return [set(flat[a:b]) for a, b in zip(bounds, bounds[1:])]

@@ -65,3 +65,17 @@ def test_verification_sets_are_the_fingerprinted_shingle_hashes():
     abc, bcd, one, empty = shingle_sets(["a b c", "b c d", "one", ""], CFG)
     assert len(abc) == len(bcd) == 2 and len(abc & bcd) == 1  # "b c" only
     assert len(one) == 1 and not one & abc and empty == set()
+
+
+def test_word_hashes_are_each_words_xxh32_as_python_splits_it():
+    import xxhash
+
+    from flows.fingerprint import _word_hashes
+
+    texts = ["", "one", "a  b ", " x", "北 京 été", "two words", "one"]
+    flat, counts = _word_hashes(texts)
+    words = [w for t in texts for w in t.split()]
+    assert flat.tolist() == [xxhash.xxh32_intdigest(w.encode("utf-8")) for w in words]
+    assert counts.tolist() == [len(t.split()) for t in texts]
+    empty_flat, empty_counts = _word_hashes([])
+    assert len(empty_flat) == len(empty_counts) == 0

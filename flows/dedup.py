@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from flows.config import Settings
-from flows.fingerprint import shingle_sets
+from flows.fingerprint import shingle_arrays
 
 # Published-date stand-in for undated documents: they sort after every dated one.
 UNDATED = datetime.max
@@ -296,62 +296,107 @@ def _distinct(values: np.ndarray) -> np.ndarray:
     return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
 
 class _Shingles:
-    """Shingle-hash sets of normalised texts (new and stored variants by norm_hash), made once each, and the
-    relations between them. New variants bring their hashes from fingerprinting; the others are hashed again from
-    their normalised text, all at once on first use."""
+    """The shingle hashes of normalised texts (new and stored variants by norm_hash) and the relations between them.
+
+    New variants bring their hashes from fingerprinting; the others are hashed again from their normalised text, all
+    at once on first use. A relation needs the size of each text's set of hashes and of their intersection: `verify`
+    counts them for all of a run's candidate pairs at once in numpy and keeps them; any other pair (a merge's parts,
+    an occurrence and a canonical it was joined to through others) is counted on Python sets."""
 
     def __init__(self, norms: dict[int, str], settings: Settings, hashed: dict[int, np.ndarray] | None = None):
-        self.norms, self.settings, self.hashed, self.sets = norms, settings, hashed or {}, {}
+        self.norms, self.settings, self.hashed = norms, settings, dict(hashed or {})
+        self.sets: dict[int, set[int]] = {}
+        self.overlaps: dict[tuple[int, int], int] = {}  # (a, b) -> shingles in common, for verified pairs
+        self.sizes: dict[int, int] = {}  # distinct shingles of each text
+
+    def _arrays(self, hashes) -> list[np.ndarray]:
+        missing = [h for h in dict.fromkeys(hashes) if h not in self.hashed]
+        if missing:
+            self.hashed.update(zip(missing, shingle_arrays([self.norms[h] for h in missing], self.settings.minhash)))
+        return [self.hashed[h] for h in hashes]
 
     def get(self, h: int) -> set[int]:
         found = self.sets.get(h)
         if found is None:
-            if h in self.hashed:
-                found = self.sets[h] = set(self.hashed[h].tolist())
-            else:
-                rest = [x for x in self.norms if x not in self.hashed and x not in self.sets]
-                self.sets.update(zip(rest, shingle_sets([self.norms[x] for x in rest], self.settings.minhash)))
-                found = self.sets[h]
+            found = self.sets[h] = set(self._arrays([h])[0].tolist())
+            self.sizes[h] = len(found)
         return found
 
-    def _part_share(self, part: set, whole: set, inter: int) -> float | None:
-        """The share of `part` inside `whole` when `part` is shaped like a part of it (at least `containment`
-        of its shingles inside, at most `part_ratio` of its size), else None."""
+    def verify(self, pairs: list[tuple[int, int]]) -> list[tuple[str, float, int | None] | None]:
+        """`relation` of every pair, counted at once: each text's distinct hashes are sorted with its number, and
+        each pair's two runs with the pair's number, so that a hash in common is two equal neighbours."""
+        if not pairs:
+            return []
+        texts = list(dict.fromkeys(h for pair in pairs for h in pair))
+        index = {h: i for i, h in enumerate(texts)}
+        arrays = self._arrays(texts)
+        lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
+        tagged = _distinct(np.repeat(np.arange(len(texts), dtype=np.int64), lengths) << 32
+                           | np.concatenate(arrays).astype(np.int64))
+        sizes = np.bincount(tagged >> 32, minlength=len(texts))
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        values = tagged & 0xFFFFFFFF
+        ia = np.fromiter((index[a] for a, _ in pairs), dtype=np.int64, count=len(pairs))
+        ib = np.fromiter((index[b] for _, b in pairs), dtype=np.int64, count=len(pairs))
+        runs = np.concatenate([ia, ib])
+        pair_of = np.tile(np.arange(len(pairs), dtype=np.int64), 2)
+        take = sizes[runs]
+        first = np.repeat(starts[runs] - np.concatenate(([0], np.cumsum(take)[:-1])), take) + np.arange(int(take.sum()))
+        joined = np.sort(np.repeat(pair_of, take) << 32 | values[first])
+        inter = np.bincount(joined[1:][joined[1:] == joined[:-1]] >> 32, minlength=len(pairs))
+        self.sizes.update(zip(texts, sizes.tolist()))
+        self.overlaps.update(zip(pairs, inter.tolist()))
+        return [self.relation(a, b) for a, b in pairs]
+
+    def _overlap(self, a: int, b: int) -> tuple[int, int, int]:
+        """Shingles in common, and each text's number of distinct shingles."""
+        inter = self.overlaps.get((a, b))
+        if inter is None:
+            inter = self.overlaps.get((b, a))
+        if inter is None:
+            inter = len(self.get(a) & self.get(b))
+        return inter, self._size(a), self._size(b)
+
+    def _size(self, h: int) -> int:
+        size = self.sizes.get(h)
+        return len(self.get(h)) if size is None else size
+
+    def _part_share(self, part: int, whole: int, inter: int) -> float | None:
+        """The share of a text of `part` shingles inside one of `whole` when it is shaped like a part of it (at
+        least `containment` of its shingles inside, at most `part_ratio` of its size), else None."""
         if not part:
             return None
-        share = inter / len(part)
-        if share >= self.settings.containment and len(part) <= self.settings.part_ratio * len(whole):
+        share = inter / part
+        if share >= self.settings.containment and part <= self.settings.part_ratio * whole:
             return share
         return None
 
     def relation(self, a: int, b: int) -> tuple[str, float, int | None] | None:
         """('near', jaccard, None), ('contained', containment, part_hash) or None for a verified pair."""
-        sa, sb = self.get(a), self.get(b)
-        inter = len(sa & sb)
+        inter, la, lb = self._overlap(a, b)
         if not inter:
             return None
-        part, small, large = (a, sa, sb) if (len(sa), a) < (len(sb), b) else (b, sb, sa)
+        part, small, large = (a, la, lb) if (la, a) < (lb, b) else (b, lb, la)
         share = self._part_share(small, large, inter)
         if share is not None:
             return ("contained", share, part)
-        j = inter / (len(sa) + len(sb) - inter)
+        j = inter / (la + lb - inter)
         return ("near", j, None) if j >= self.settings.threshold else None
 
     def contains(self, whole: int, part: int) -> bool:
         """True when `part` is shaped like a part of `whole` (see `relation`)."""
-        sp, sw = self.get(part), self.get(whole)
-        return self._part_share(sp, sw, len(sp & sw)) is not None
+        inter, lp, lw = self._overlap(part, whole)
+        return self._part_share(lp, lw, inter) is not None
 
     def match(self, h: int, canon: int) -> tuple[str, float]:
         """How variant h relates to its cluster's canonical: exact, contained (a part of it) or near."""
         if h == canon:
             return "exact", 1.0
-        sa, sc = self.get(h), self.get(canon)
-        inter = len(sa & sc)
-        share = self._part_share(sa, sc, inter)
+        inter, la, lc = self._overlap(h, canon)
+        share = self._part_share(la, lc, inter)
         if share is not None:
             return "contained", share
-        union = len(sa) + len(sc) - inter
+        union = la + lc - inter
         return "near", inter / union if union else 1.0
 
 
@@ -457,8 +502,8 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
     contained: list[tuple[int, int, float]] = []
     pairs = candidate_pairs(variants, settings.candidate_floor) | {(n, o) for n, o in stored.band_hits if n in eligible and o in known}
     near: list[tuple[int, int]] = []
-    for a, b in sorted(pairs):
-        rel = sh.relation(a, b)
+    pairs = sorted(pairs)
+    for (a, b), rel in zip(pairs, sh.verify(pairs)):
         if rel is None:
             continue
         kind, value, part = rel

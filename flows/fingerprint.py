@@ -167,14 +167,13 @@ def sentence_keys(sentence_norms: list[str], min_words: int = 6) -> np.ndarray:
     return np.array(sorted(keys), dtype=np.int64)
 
 
-def shingle_sets(norms: list[str], cfg: MinHashConfig) -> list[set[int]]:
-    """The set of shingle hashes of each normalised paragraph, for verifying candidates: the hashes its MinHash
-    signature is made from (`fingerprint_paragraphs` hands them over for new paragraphs; stored ones are hashed
-    again from their normalised text). Two distinct shingles share a hash with probability 2^-32."""
-    hashes, offsets, _ = _batch_shingles(norms, cfg.shingle_size)
-    bounds = np.append(offsets, len(hashes)).tolist()
-    flat = hashes.tolist()
-    return [set(flat[a:b]) for a, b in zip(bounds, bounds[1:])]
+def shingle_arrays(norms: list[str], cfg: MinHashConfig) -> list[np.ndarray]:
+    """The shingle hashes of each normalised paragraph, for verifying candidates: the hashes its MinHash signature is
+    made from (`fingerprint_paragraphs` hands them over for new paragraphs; stored ones are hashed again from their
+    normalised text). Two distinct shingles share a hash with probability 2^-32."""
+    flat, offsets, _ = _batch_shingles(norms, cfg.shingle_size)
+    bounds = np.append(offsets, len(flat))
+    return [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:

@@ -55,14 +55,14 @@ def test_content_hash_is_signed_64_bit_and_stable():
     assert -(2**63) <= h < 2**63 and h == content_hash("abc") != content_hash("abd")
 
 
-def test_verification_sets_are_the_fingerprinted_shingle_hashes():
-    from flows.fingerprint import shingle_sets
+def test_verification_uses_the_fingerprinted_shingle_hashes():
+    from flows.fingerprint import shingle_arrays
 
     fp = fingerprint_paragraphs(TEXTS, CFG)
-    handed = [set(fp.shingles[a:b].tolist()) for a, b in zip(fp.offsets, fp.offsets[1:])]
-    assert shingle_sets(TEXTS, CFG) == handed
-    assert [len(s) for s in handed[:5]] == [len(TEXTS[0].split()) - 1, len(TEXTS[1].split()) - 1, 1, 1, 0]
-    abc, bcd, one, empty = shingle_sets(["a b c", "b c d", "one", ""], CFG)
+    handed = [fp.shingles[a:b].tolist() for a, b in zip(fp.offsets, fp.offsets[1:])]
+    assert [a.tolist() for a in shingle_arrays(TEXTS, CFG)] == handed
+    assert [len(h) for h in handed[:5]] == [len(TEXTS[0].split()) - 1, len(TEXTS[1].split()) - 1, 1, 1, 0]
+    abc, bcd, one, empty = (set(a.tolist()) for a in shingle_arrays(["a b c", "b c d", "one", ""], CFG))
     assert len(abc) == len(bcd) == 2 and len(abc & bcd) == 1  # "b c" only
     assert len(one) == 1 and not one & abc and empty == set()
 

@@ -3,8 +3,9 @@
 Pure functions: the warehouse module fetches what is already stored (`Stored`), `plan_dedup`
 decides, the warehouse module writes the `DedupPlan`.
 
-Candidates come from shared LSH band keys and shared sentences; each is verified on the exact
-word-shingle sets and classed as
+Candidates come from shared LSH band keys and shared sentences; each is verified on the two texts'
+sets of word-shingle hashes (the 32-bit hashes their signatures are made from: two distinct shingles
+share one with probability 2^-32) and classed as
 - near: Jaccard similarity >= threshold (and not shaped like a part of the other), or
 - contained: at least `containment` of the smaller's shingles are in the larger, which is at
   least 1/`part_ratio` times its size (a paragraph split in two, or two merged into one).
@@ -36,6 +37,8 @@ from flows.fingerprint import shingle_arrays
 UNDATED = datetime.max
 # Buckets larger than this are compared as a star, not all pairs (keeps a run linear in its input).
 _MAX_BUCKET_PAIRS = 64
+# Candidate pairs whose shared shingles are counted at once (bounds `_Shingles.verify`'s arrays).
+_VERIFY_PAIRS = 20_000
 
 OrderKey = tuple[datetime, int, str, int]
 
@@ -323,10 +326,17 @@ class _Shingles:
         return found
 
     def verify(self, pairs: list[tuple[int, int]]) -> list[tuple[str, float, int | None] | None]:
-        """`relation` of every pair, counted at once: each text's distinct hashes are sorted with its number, and
-        each pair's two runs with the pair's number, so that a hash in common is two equal neighbours."""
+        """`relation` of every pair, counted in numpy a slice of `_VERIFY_PAIRS` pairs at a time (about 60 MB of
+        arrays at most)."""
+        for start in range(0, len(pairs), _VERIFY_PAIRS):
+            self._count(pairs[start:start + _VERIFY_PAIRS])
+        return [self.relation(a, b) for a, b in pairs]
+
+    def _count(self, pairs: list[tuple[int, int]]) -> None:
+        """Shingles in common for each pair, counted at once: each text's distinct hashes are sorted with its number,
+        and each pair's two runs with the pair's number, so that a hash in common is two equal neighbours."""
         if not pairs:
-            return []
+            return
         texts = list(dict.fromkeys(h for pair in pairs for h in pair))
         index = {h: i for i, h in enumerate(texts)}
         arrays = self._arrays(texts)
@@ -346,7 +356,6 @@ class _Shingles:
         inter = np.bincount(joined[1:][joined[1:] == joined[:-1]] >> 32, minlength=len(pairs))
         self.sizes.update(zip(texts, sizes.tolist()))
         self.overlaps.update(zip(pairs, inter.tolist()))
-        return [self.relation(a, b) for a, b in pairs]
 
     def _overlap(self, a: int, b: int) -> tuple[int, int, int]:
         """Shingles in common, and each text's number of distinct shingles."""

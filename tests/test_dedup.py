@@ -243,7 +243,7 @@ def test_planning_pauses_the_cycle_collector_and_always_restores_it():
     assert plan_dedup.__name__ == "plan_dedup" and plan_dedup.__wrapped__
 
 
-def test_verifying_many_pairs_at_once_counts_as_the_sets_do():
+def test_verifying_many_pairs_at_once_counts_as_the_sets_do(monkeypatch):
     """`_Shingles.verify` counts shared shingles for all pairs in numpy; each pair's relation must be the one counted
     on the two texts' Python sets (repeated shingles within a text, empty and one-word texts, parts and nears)."""
     rng = random.Random(7)
@@ -252,6 +252,7 @@ def test_verifying_many_pairs_at_once_counts_as_the_sets_do():
     texts += [texts[5] + " " + texts[6], texts[7][: len(texts[7]) // 2].strip()]
     norms = dict(enumerate(texts))
     pairs = sorted({tuple(sorted(rng.sample(range(len(texts)), 2))) for _ in range(3000)} | {(5, 300), (6, 300), (7, 301)})
+    monkeypatch.setattr("flows.dedup._VERIFY_PAIRS", 997)  # several slices
     counted = _Shingles(norms, Settings()).verify(pairs)
     one_by_one = _Shingles(norms, Settings())
     assert counted == [one_by_one.relation(a, b) for a, b in pairs]

@@ -38,7 +38,7 @@ UNDATED = datetime.max
 # Buckets larger than this are compared as a star, not all pairs (keeps a run linear in its input).
 _MAX_BUCKET_PAIRS = 64
 # Candidate pairs whose shared shingles are counted at once (bounds `_Shingles.verify`'s arrays).
-_VERIFY_PAIRS = 20_000
+_VERIFY_PAIRS = 5_000
 
 OrderKey = tuple[datetime, int, str, int]
 
@@ -221,8 +221,12 @@ def agreeing(pairs: list[tuple[int, int]], left: Signatures, right: Signatures, 
     Each side is one matrix indexed by row, not one array per pair stacked: a variant is in many pairs."""
     if not pairs:
         return []
-    a, b = left.rows(x for x, _ in pairs), right.rows(y for _, y in pairs)
-    return ((a == b).mean(axis=1) >= floor).tolist()
+    return _agree(left.rows(x for x, _ in pairs), right.rows(y for _, y in pairs), floor).tolist()
+
+
+def _agree(a: np.ndarray, b: np.ndarray, floor: float) -> np.ndarray:
+    """Whether row i of signatures `a` and row i of `b` agree on at least `floor` of their values."""
+    return (a == b).mean(axis=1) >= floor
 
 
 def candidate_pairs(variants: list[NewVariant], floor: float = 0.0) -> set[tuple[int, int]]:
@@ -241,7 +245,7 @@ def candidate_pairs(variants: list[NewVariant], floor: float = 0.0) -> set[tuple
     if floor > 0 and len(banded):
         signatures = np.stack([v.signature for v in variants])
         low, high = by_rank[banded // n], by_rank[banded % n]
-        banded = banded[(signatures[low] == signatures[high]).mean(axis=1) >= floor]
+        banded = banded[_agree(signatures[low], signatures[high], floor)]
     codes = np.concatenate([sentences, banded])
     ordered = hashes[by_rank]
     return set(zip(ordered[codes // n].tolist(), ordered[codes % n].tolist()))
@@ -313,8 +317,9 @@ class _Shingles:
         self.sizes: dict[int, int] = {}  # distinct shingles of each text
 
     def _arrays(self, hashes) -> list[np.ndarray]:
-        missing = [h for h in dict.fromkeys(hashes) if h not in self.hashed]
-        if missing:
+        if any(h not in self.hashed for h in hashes):
+            # Every text not hashed yet, in one batch: hashing one at a time costs Arrow's and numpy's set-up each time.
+            missing = [h for h in self.norms if h not in self.hashed]
             self.hashed.update(zip(missing, shingle_arrays([self.norms[h] for h in missing], self.settings.minhash)))
         return [self.hashed[h] for h in hashes]
 
@@ -326,17 +331,24 @@ class _Shingles:
         return found
 
     def verify(self, pairs: list[tuple[int, int]]) -> list[tuple[str, float, int | None] | None]:
-        """`relation` of every pair, counted in numpy a slice of `_VERIFY_PAIRS` pairs at a time (about 60 MB of
-        arrays at most)."""
+        """`relation` of every pair, counted in numpy a slice of `_VERIFY_PAIRS` pairs at a time (about 15 MB of
+        arrays at most). The counts of related pairs are kept for later relations and matches (not all: a large
+        run verifies millions of pairs)."""
+        out: list[tuple[str, float, int | None] | None] = []
         for start in range(0, len(pairs), _VERIFY_PAIRS):
-            self._count(pairs[start:start + _VERIFY_PAIRS])
-        return [self.relation(a, b) for a, b in pairs]
+            part = pairs[start:start + _VERIFY_PAIRS]
+            for (a, b), inter in zip(part, self._count(part)):
+                rel = self._classify(a, b, inter)
+                if rel is not None:
+                    self.overlaps[(a, b)] = inter
+                out.append(rel)
+        return out
 
-    def _count(self, pairs: list[tuple[int, int]]) -> None:
+    def _count(self, pairs: list[tuple[int, int]]) -> list[int]:
         """Shingles in common for each pair, counted at once: each text's distinct hashes are sorted with its number,
         and each pair's two runs with the pair's number, so that a hash in common is two equal neighbours."""
         if not pairs:
-            return
+            return []
         texts = list(dict.fromkeys(h for pair in pairs for h in pair))
         index = {h: i for i, h in enumerate(texts)}
         arrays = self._arrays(texts)
@@ -355,7 +367,7 @@ class _Shingles:
         joined = np.sort(np.repeat(pair_of, take) << 32 | values[first])
         inter = np.bincount(joined[1:][joined[1:] == joined[:-1]] >> 32, minlength=len(pairs))
         self.sizes.update(zip(texts, sizes.tolist()))
-        self.overlaps.update(zip(pairs, inter.tolist()))
+        return inter.tolist()
 
     def _overlap(self, a: int, b: int) -> tuple[int, int, int]:
         """Shingles in common, and each text's number of distinct shingles."""
@@ -382,7 +394,12 @@ class _Shingles:
 
     def relation(self, a: int, b: int) -> tuple[str, float, int | None] | None:
         """('near', jaccard, None), ('contained', containment, part_hash) or None for a verified pair."""
-        inter, la, lb = self._overlap(a, b)
+        inter, _, _ = self._overlap(a, b)
+        return self._classify(a, b, inter)
+
+    def _classify(self, a: int, b: int, inter: int) -> tuple[str, float, int | None] | None:
+        """`relation` of a and b, which have `inter` shingles in common."""
+        la, lb = self._size(a), self._size(b)
         if not inter:
             return None
         part, small, large = (a, la, lb) if (la, a) < (lb, b) else (b, lb, la)
@@ -476,12 +493,13 @@ def _bridging(near: list[tuple[int, int]], contained: list[tuple[int, int, float
 
 
 def without_cycle_collection(fn):
-    """`fn` runs with CPython's cycle collector paused. Each stage of a batch (fingerprinting, collecting,
+    """`fn` runs with CPython's cycle collector paused. Each stage of a batch in the flow's thread (collecting,
     fetching, planning, writing) allocates some 10^5 small objects (tuples, sets, rows, arrays), none of them in a
     cycle, so reference counting frees them all the same; but every 700 allocations the collector would scan the
     young ones, and every so often the run's whole heap. It took 0.3 of 1.0 s of planning the syndication benchmark,
     0.45 of 2.3 s at a million stored paragraphs; with planning paused, whole-heap passes still took 0.2 s of the
-    other stages' 2.2 s (measured with gc.callbacks)."""
+    other stages' 2.2 s (measured with gc.callbacks). The switch is the process's: the chunk tasks, which may run in
+    threads beside these stages, do not use it."""
     @functools.wraps(fn)
     def paused(*args, **kwargs):
         if not gc.isenabled():

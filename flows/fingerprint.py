@@ -21,6 +21,7 @@ from flows.config import MinHashConfig
 _M64 = np.uint64(0x9E3779B97F4A7C15)
 _P64 = np.uint64(0xFF51AFD7ED558CCD)
 _SHINGLES_PER_SLICE = 8_192  # bounds the (permutations x shingles) matrix to ~6 MB
+_TEXTS_PER_SLICE = 10_000  # bounds shingle_arrays' working arrays to some 25 MB
 
 
 @dataclass(frozen=True)
@@ -170,10 +171,16 @@ def sentence_keys(sentence_norms: list[str], min_words: int = 6) -> np.ndarray:
 def shingle_arrays(norms: list[str], cfg: MinHashConfig) -> list[np.ndarray]:
     """The shingle hashes of each normalised paragraph, for verifying candidates: the hashes its MinHash signature is
     made from (`fingerprint_paragraphs` hands them over for new paragraphs; stored ones are hashed again from their
-    normalised text). Two distinct shingles share a hash with probability 2^-32."""
-    flat, offsets, _ = _batch_shingles(norms, cfg.shingle_size)
-    bounds = np.append(offsets, len(flat))
-    return [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    normalised text). Two distinct shingles share a hash with probability 2^-32.
+
+    Hashed `_TEXTS_PER_SLICE` texts at a time: the working arrays take some 60 bytes a shingle, and a run can verify
+    against a million stored texts."""
+    out: list[np.ndarray] = []
+    for start in range(0, len(norms), _TEXTS_PER_SLICE):
+        flat, offsets, _ = _batch_shingles(norms[start:start + _TEXTS_PER_SLICE], cfg.shingle_size)
+        bounds = np.append(offsets, len(flat))
+        out += [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    return out
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:

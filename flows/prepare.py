@@ -13,7 +13,6 @@ import numpy as np
 
 from flows.clean import clean_document
 from flows.config import Settings
-from flows.dedup import without_cycle_collection
 from flows.discover import FoundFile, Rejection
 from flows.fingerprint import content_hash, fingerprint_paragraphs, sentence_keys
 from flows.read import RawDocument, Unchanged, read_file
@@ -136,7 +135,6 @@ def clean_and_split(raw: RawDocument) -> tuple[DocumentRow, list[str]]:
     return row, split_paragraphs(clean.body)
 
 
-@without_cycle_collection
 def fingerprint_documents(items: list[tuple[DocumentRow, list[str]]], settings: Settings) -> list[PreparedDocument | None]:
     """Normalise the paragraphs of many documents and fingerprint them in one vectorised call.
 

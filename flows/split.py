@@ -32,8 +32,8 @@ _INNER_APOSTROPHE = re.compile(r"'(?<=\w')(?=\w)")
 # Joins the pieces of a batch while they are normalised (see `_normalize_pieces`).
 _SEP = "\x00"
 _NON_WORDS = re.compile(r"[^\w\x00]+")
-# On ASCII text \w is [A-Za-z0-9_]: every other ASCII character but the separator is a token boundary.
 _SPACE_RUNS = re.compile("  +")
+# On ASCII text \w is [A-Za-z0-9_]: every other ASCII character but the separator is a token boundary.
 _ASCII_BOUNDARIES = str.maketrans({c: " " for c in map(chr, range(1, 128)) if not (c.isalnum() or c == "_")})
 
 

@@ -55,11 +55,13 @@ def test_content_hash_is_signed_64_bit_and_stable():
     assert -(2**63) <= h < 2**63 and h == content_hash("abc") != content_hash("abd")
 
 
-def test_verification_uses_the_fingerprinted_shingle_hashes():
+def test_verification_uses_the_fingerprinted_shingle_hashes(monkeypatch):
     from flows.fingerprint import shingle_arrays
 
     fp = fingerprint_paragraphs(TEXTS, CFG)
     handed = [fp.shingles[a:b].tolist() for a, b in zip(fp.offsets, fp.offsets[1:])]
+    assert [a.tolist() for a in shingle_arrays(TEXTS, CFG)] == handed
+    monkeypatch.setattr("flows.fingerprint._TEXTS_PER_SLICE", 4)  # hashed in slices: the same arrays
     assert [a.tolist() for a in shingle_arrays(TEXTS, CFG)] == handed
     assert [len(h) for h in handed[:5]] == [len(TEXTS[0].split()) - 1, len(TEXTS[1].split()) - 1, 1, 1, 0]
     abc, bcd, one, empty = (set(a.tolist()) for a in shingle_arrays(["a b c", "b c d", "one", ""], CFG))

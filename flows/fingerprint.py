@@ -63,14 +63,14 @@ def _word_hashes(norms: list[str]) -> tuple[np.ndarray, np.ndarray]:
     Arrow splits the texts and finds their distinct words in C++; only the distinct words are hashed in Python (a batch
     of news repeats its words: one distinct word in 25 in the syndication benchmark). Splitting and looking up each
     word in Python took four times as long."""
-    lists = pc.split_pattern(pa.array(norms, pa.string()), " ")
+    lists = pc.split_pattern(pa.array(norms, pa.large_string()), " ")  # 64-bit offsets: no size limit
     words = lists.flatten()
     # A text without words is one empty piece, as are runs of spaces: they are no words.
     real = pc.not_equal(words, "").to_numpy(zero_copy_only=False)
     counted = np.concatenate(([0], np.cumsum(real)))
     bounds = lists.offsets.to_numpy()
     encoded = words.filter(real).dictionary_encode()
-    distinct = encoded.dictionary.cast(pa.binary()).to_pylist()
+    distinct = encoded.dictionary.cast(pa.large_binary()).to_pylist()
     table = np.fromiter(map(xxhash.xxh32_intdigest, distinct), dtype=np.uint64, count=len(distinct))
     return table[encoded.indices.to_numpy()], (counted[bounds[1:]] - counted[bounds[:-1]]).astype(np.int64)
 

@@ -182,15 +182,18 @@ class _UnionFind:
             self.parent[rb] = ra
 
 
-def key_owners(variants: list[NewVariant], attr: str) -> tuple[np.ndarray, np.ndarray]:
-    """The variants' band or sentence keys (`attr`), flat, and the norm_hash of each key's variant,
-    in variant order (variants too short for near matching have none)."""
-    arrays = [(v.norm_hash, getattr(v, attr)) for v in variants if getattr(v, attr) is not None]
-    if not arrays:
+def key_owners(variants: list[NewVariant], attr: str, owners: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The variants' band or sentence keys (`attr`), flat, and the owner of each key's variant, in variant order
+    (variants too short for near matching have none). The owner is the variant's norm_hash, or its entry in
+    `owners` (one per variant)."""
+    held = [i for i, v in enumerate(variants) if getattr(v, attr) is not None]
+    if not held:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    owners = np.fromiter((h for h, _ in arrays), dtype=np.int64, count=len(arrays))
-    lengths = np.fromiter((len(k) for _, k in arrays), dtype=np.int64, count=len(arrays))
-    return np.concatenate([k for _, k in arrays]).astype(np.int64, copy=False), np.repeat(owners, lengths)
+    arrays = [getattr(variants[i], attr) for i in held]
+    lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
+    of = owners[held] if owners is not None else np.fromiter((variants[i].norm_hash for i in held), dtype=np.int64,
+                                                             count=len(held))
+    return np.concatenate(arrays).astype(np.int64, copy=False), np.repeat(of, lengths)
 
 
 @dataclass(frozen=True)
@@ -240,26 +243,15 @@ def candidate_pairs(variants: list[NewVariant], floor: float = 0.0) -> set[tuple
     by_rank = np.argsort(hashes, kind="stable")
     rank = np.empty(n, dtype=np.int64)
     rank[by_rank] = np.arange(n)
-    sentences = _shared_key_pairs(*_key_ranks(variants, "sentence_keys", rank), n)
-    banded = np.setdiff1d(_shared_key_pairs(*_key_ranks(variants, "band_keys", rank), n), sentences, assume_unique=True)
+    sentences = _shared_key_pairs(*key_owners(variants, "sentence_keys", rank), n)
+    banded = np.setdiff1d(_shared_key_pairs(*key_owners(variants, "band_keys", rank), n), sentences, assume_unique=True)
     if floor > 0 and len(banded):
-        signatures = np.stack([v.signature for v in variants])
+        signatures = Signatures.of_variants(variants).matrix
         low, high = by_rank[banded // n], by_rank[banded % n]
         banded = banded[_agree(signatures[low], signatures[high], floor)]
     codes = np.concatenate([sentences, banded])
     ordered = hashes[by_rank]
     return set(zip(ordered[codes // n].tolist(), ordered[codes % n].tolist()))
-
-
-def _key_ranks(variants: list[NewVariant], attr: str, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The variants' band or sentence keys (`attr`), flat, and the rank (see `candidate_pairs`) of each key's
-    variant (variants too short for near matching have none)."""
-    held = [i for i, v in enumerate(variants) if getattr(v, attr) is not None]
-    if not held:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    arrays = [getattr(variants[i], attr) for i in held]
-    lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
-    return np.concatenate(arrays).astype(np.int64, copy=False), np.repeat(rank[held], lengths)
 
 
 def _shared_key_pairs(key: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
@@ -369,14 +361,12 @@ class _Shingles:
         self.sizes.update(zip(texts, sizes.tolist()))
         return inter.tolist()
 
-    def _overlap(self, a: int, b: int) -> tuple[int, int, int]:
-        """Shingles in common, and each text's number of distinct shingles."""
+    def _common(self, a: int, b: int) -> int:
+        """Shingles a and b have in common: counted by `verify`, else on their sets."""
         inter = self.overlaps.get((a, b))
         if inter is None:
             inter = self.overlaps.get((b, a))
-        if inter is None:
-            inter = len(self.get(a) & self.get(b))
-        return inter, self._size(a), self._size(b)
+        return len(self.get(a) & self.get(b)) if inter is None else inter
 
     def _size(self, h: int) -> int:
         size = self.sizes.get(h)
@@ -394,8 +384,7 @@ class _Shingles:
 
     def relation(self, a: int, b: int) -> tuple[str, float, int | None] | None:
         """('near', jaccard, None), ('contained', containment, part_hash) or None for a verified pair."""
-        inter, _, _ = self._overlap(a, b)
-        return self._classify(a, b, inter)
+        return self._classify(a, b, self._common(a, b))
 
     def _classify(self, a: int, b: int, inter: int) -> tuple[str, float, int | None] | None:
         """`relation` of a and b, which have `inter` shingles in common."""
@@ -411,14 +400,13 @@ class _Shingles:
 
     def contains(self, whole: int, part: int) -> bool:
         """True when `part` is shaped like a part of `whole` (see `relation`)."""
-        inter, lp, lw = self._overlap(part, whole)
-        return self._part_share(lp, lw, inter) is not None
+        return self._part_share(self._size(part), self._size(whole), self._common(part, whole)) is not None
 
     def match(self, h: int, canon: int) -> tuple[str, float]:
         """How variant h relates to its cluster's canonical: exact, contained (a part of it) or near."""
         if h == canon:
             return "exact", 1.0
-        inter, la, lc = self._overlap(h, canon)
+        inter, la, lc = self._common(h, canon), self._size(h), self._size(canon)
         share = self._part_share(la, lc, inter)
         if share is not None:
             return "contained", share

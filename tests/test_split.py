@@ -35,6 +35,7 @@ def test_scripts_without_spaces_become_one_word_a_character():
 def test_sentences_are_those_the_stored_sentence_keys_were_made_from():
     """Sentence keys stored by earlier runs must keep matching: the split equals the lookbehind form it replaced."""
     import json
+    import random
     import re
 
     from conftest import SHARED
@@ -44,13 +45,17 @@ def test_sentences_are_those_the_stored_sentence_keys_were_made_from():
     earlier = re.compile(r"(?<=[.!?…])[\"'”’»)\]]*\s+|(?<=[。！？])[」』]*")
     texts = ["He said: “We’re there.” The U.S. has 2,500 troops… Really?! Yes!» (Officials agreed.) Done",
              "北京的天气很好。」东京。Tokyo is big！ Ok？ 'Quoted.' ... . ! Next", "It's “done.”  Again…  and…"]
+    # Random strings of every mark, closer and space among letters: the corner cases a corpus rarely holds.
+    rng = random.Random(5)
+    chars = list(".!?…。！？\"'”’»)]」』  \t\n") + list("abc中文") * 3
+    texts += ["".join(rng.choice(chars) for _ in range(rng.randrange(0, 30))) for _ in range(20_000)]
     gold = SHARED / "benchmarks" / "article-extraction" / "ground-truth.json"
     if gold.is_file():
         texts += [p for page in json.loads(gold.read_text(encoding="utf-8")).values()
                   for p in str(page.get("articleBody", "")).split("\n") if p.strip()]
     expected = [[n for n in map(normalize, earlier.split(t)) if n] for t in texts]
     assert normalize_paragraphs(texts) == expected
-    assert len(texts) > 1000 or not gold.is_file()
+    assert len(texts) > 21_000 or not gold.is_file()
 
 
 def test_ascii_takes_a_shorter_path_to_the_same_words():
@@ -58,16 +63,11 @@ def test_ascii_takes_a_shorter_path_to_the_same_words():
     after the folds, which turn the backquote into an apostrophe)."""
     import random
 
-    from flows.split import _ASCII_SENTENCE_END, _SENTENCE_END, _words_ascii, _words_unicode, normalize
+    from flows.split import _words_ascii, _words_unicode, normalize
 
     rng = random.Random(4)
     chars = [chr(c) for c in range(1, 128)] + list("ab  ''`")
     pieces = ["".join(rng.choice(chars) for _ in range(rng.randrange(0, 30))) for _ in range(20_000)]
     assert _words_ascii(pieces) == _words_unicode([p.replace("`", "'") for p in pieces])
-    # Sentences end at the same places: marks, closing quotes and brackets, and every ASCII space among the rest.
-    marked = chars + list('..!?"\')] ') * 5
-    texts = ["".join(rng.choice(marked) for _ in range(rng.randrange(0, 40))) for _ in range(20_000)]
-    assert [_ASCII_SENTENCE_END.split(t) for t in texts] == [_SENTENCE_END.split(t) for t in texts]
-    assert sum(len(_SENTENCE_END.split(t)) > 1 for t in texts) > 3_000
     assert normalize("Don`t  STOP--it's_ok\t(really)\x00end") == normalize("Don’t stop — it’s_ok really end") == \
         "dont stop its_ok really end"

@@ -139,28 +139,39 @@ def fingerprint_documents(items: list[tuple[DocumentRow, list[str]]], settings: 
     """Normalise the paragraphs of many documents and fingerprint them in one vectorised call.
 
     Paragraphs without a word (punctuation only) are dropped; a document left with none is None.
+    Files of one story repeat paragraphs verbatim, and typographic variants of a paragraph normalise alike: each
+    distinct text is normalised once, and each distinct normalised text fingerprinted once, then handed to every
+    paragraph that has it (the syndication benchmark's 13,271 paragraphs hold 9,720 distinct texts, 8,328 distinct
+    normalised ones; only repeats inside one call count, which in a run is one chunk of files).
     """
-    kept: list[tuple[DocumentRow, list[str], list[list[str]]]] = []
-    all_sentences = iter(normalize_paragraphs([t for _, texts in items for t in texts]))
-    for row, texts in items:
-        sentences = [next(all_sentences) for _ in texts]
-        keep = [i for i, s in enumerate(sentences) if s]
-        kept.append((row, [texts[i] for i in keep], [sentences[i] for i in keep]))
-    norms = [" ".join(s) for _, _, sentences in kept for s in sentences]
+    distinct = list(dict.fromkeys(t for _, texts in items for t in texts))
+    sentences_of = dict(zip(distinct, normalize_paragraphs(distinct)))
+    norm_of = {t: " ".join(sentences) for t, sentences in sentences_of.items() if sentences}
+    norms = list(dict.fromkeys(norm_of.values()))
+    row_of = {n: i for i, n in enumerate(norms)}
+    kept = [(row, [t for t in texts if t in norm_of]) for row, texts in items]
+    # Each kept paragraph's row among the distinct norms, all documents in turn.
+    rows = np.fromiter((row_of[norm_of[t]] for _, texts in kept for t in texts), dtype=np.int64)
     fp = fingerprint_paragraphs(norms, settings.minhash)
+    hash_of = dict(zip(norms, map(content_hash, norms)))
+    keys_of = {t: sentence_keys(sentences_of[t], settings.min_words) for t in norm_of}
+    # The shingle runs of the kept paragraphs, one after another: paragraph i's are shingles[offsets[i]:offsets[i + 1]].
+    lengths = fp.offsets[rows + 1] - fp.offsets[rows]
+    offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+    shingles = fp.shingles[np.repeat(fp.offsets[rows] - offsets[:-1], lengths) + np.arange(offsets[-1])]
+    n_words, signatures, band_keys = fp.n_words[rows], fp.signatures[rows], fp.band_keys[rows]
     out: list[PreparedDocument | None] = []
     start = 0
-    for row, texts, sentences in kept:
+    for row, texts in kept:
         if not texts:
             out.append(None)
             continue
         end = start + len(texts)
-        doc_norms = norms[start:end]
+        doc_norms = [norm_of[t] for t in texts]
         out.append(PreparedDocument(
-            dataclasses.replace(row, n_paragraphs=len(texts)), texts, doc_norms, [content_hash(n) for n in doc_norms],
-            fp.n_words[start:end], fp.signatures[start:end], fp.band_keys[start:end],
-            [sentence_keys(s, settings.min_words) for s in sentences],
-            fp.shingles[fp.offsets[start]:fp.offsets[end]], fp.offsets[start:end + 1] - fp.offsets[start],
+            dataclasses.replace(row, n_paragraphs=len(texts)), texts, doc_norms, [hash_of[n] for n in doc_norms],
+            n_words[start:end], signatures[start:end], band_keys[start:end], [keys_of[t] for t in texts],
+            shingles[offsets[start]:offsets[end]], offsets[start:end + 1] - offsets[start],
         ))
         start = end
     return out

@@ -81,3 +81,43 @@ def test_word_hashes_are_each_words_xxh32_as_python_splits_it():
     assert counts.tolist() == [len(t.split()) for t in texts]
     empty_flat, empty_counts = _word_hashes([])
     assert len(empty_flat) == len(empty_counts) == 0
+
+
+def test_a_batch_of_repeated_paragraphs_prepares_each_as_it_would_alone():
+    """Distinct texts and norms are fingerprinted once a batch: every paragraph still gets its own text's norm, hash,
+    signature, band keys, sentence keys and shingles, whichever document repeats it and in what order."""
+    from flows.config import Settings
+    from flows.prepare import fingerprint_documents
+    from flows.warehouse import DocumentRow
+
+    settings = Settings()
+    wire = ["Officials met on Tuesday to discuss the new bridge. Work starts in May, they said.",
+            "The council voted 7 to 2. Residents had asked for a second crossing for years.",
+            "Short line", "..."]
+    typographic = ["Officials met on Tuesday to discuss the new bridge. Work starts in May, they said!",
+                   "The council voted 7 to 2 — residents had asked for a second crossing for years."]
+    docs = [wire, wire[::-1] + wire[:2], typographic + wire[1:2], ["…", "!"], [], wire[2:3] * 3]
+
+    def row(i: int, paragraphs: list[str]) -> DocumentRow:
+        return DocumentRow(f"d{i}", f"f{i}.txt", f"s{i}", 1, 0, "text", "utf-8", "text", None, None, None, None, None,
+                           "en", len(paragraphs))
+
+    batch = fingerprint_documents([(row(i, d), d) for i, d in enumerate(docs)], settings)
+    assert [d is None for d in batch] == [False, False, False, True, True, False]
+    for i, d in enumerate(docs):
+        if batch[i] is None:
+            continue
+        got = batch[i]
+        alone = [fingerprint_documents([(row(i, [t]), [t])], settings)[0] for t in d]
+        alone = [a for a in alone if a is not None]
+        assert got.texts == [a.texts[0] for a in alone] and got.row.n_paragraphs == len(alone)
+        assert got.norms == [a.norms[0] for a in alone]
+        assert got.norm_hashes == [a.norm_hashes[0] for a in alone]
+        assert got.n_words.tolist() == [a.n_words[0] for a in alone]
+        assert np.array_equal(got.signatures, np.stack([a.signatures[0] for a in alone]))
+        assert np.array_equal(got.band_keys, np.stack([a.band_keys[0] for a in alone]))
+        assert [k.tolist() for k in got.sentence_keys] == [a.sentence_keys[0].tolist() for a in alone]
+        runs = [got.shingles[a:b].tolist() for a, b in zip(got.shingle_offsets[:-1], got.shingle_offsets[1:])]
+        assert runs == [a.shingles.tolist() for a in alone]
+    # The typographic copy's first paragraph normalises like the wire's, its sentences do not end alike.
+    assert batch[2].norms[0] == batch[0].norms[0] and batch[2].texts[0] != batch[0].texts[0]

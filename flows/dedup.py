@@ -323,24 +323,45 @@ class _Shingles:
         return found
 
     def verify(self, pairs: list[tuple[int, int]]) -> list[tuple[str, float, int | None] | None]:
-        """`relation` of every pair, counted in numpy a slice of `_VERIFY_PAIRS` pairs at a time (about 15 MB of
-        arrays at most). The counts of related pairs are kept for later relations and matches (not all: a large
-        run verifies millions of pairs)."""
+        """`relation` of every pair, counted and classified in numpy a slice of `_VERIFY_PAIRS` pairs at a time (about
+        15 MB of arrays at most). The counts of related pairs are kept for later relations and matches (not all: a
+        large run verifies millions of pairs)."""
         out: list[tuple[str, float, int | None] | None] = []
+        containment, part_ratio, threshold = self.settings.containment, self.settings.part_ratio, self.settings.threshold
         for start in range(0, len(pairs), _VERIFY_PAIRS):
             part = pairs[start:start + _VERIFY_PAIRS]
-            for (a, b), inter in zip(part, self._count(part)):
-                rel = self._classify(a, b, inter)
-                if rel is not None:
-                    self.overlaps[(a, b)] = inter
-                out.append(rel)
+            if not part:
+                continue
+            inter, la, lb = self._count(part)
+            ha = np.fromiter((a for a, _ in part), dtype=np.int64, count=len(part))
+            hb = np.fromiter((b for _, b in part), dtype=np.int64, count=len(part))
+            # `_classify` in numpy, on the same float64 arithmetic: the smaller text (then the lower hash) is the
+            # candidate part, and a part's shape wins over near. test_dedup checks the two agree pair by pair.
+            a_part = (la < lb) | ((la == lb) & (ha < hb))
+            small, large = np.where(a_part, la, lb), np.where(a_part, lb, la)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                share = inter / small
+                jaccard = inter / (la + lb - inter)
+            shared = (inter > 0) & (small > 0)
+            contained = shared & (share >= containment) & (small <= part_ratio * large)
+            near = (inter > 0) & ~contained & (jaccard >= threshold)
+            rels: list[tuple[str, float, int | None] | None] = [None] * len(part)
+            counts = inter.tolist()
+            for i, value, a_is_part in zip(np.flatnonzero(contained).tolist(), share[contained].tolist(),
+                                             a_part[contained].tolist()):
+                a, b = part[i]
+                rels[i] = ("contained", value, a if a_is_part else b)
+                self.overlaps[(a, b)] = counts[i]
+            for i, value in zip(np.flatnonzero(near).tolist(), jaccard[near].tolist()):
+                rels[i] = ("near", value, None)
+                self.overlaps[part[i]] = counts[i]
+            out += rels
         return out
 
-    def _count(self, pairs: list[tuple[int, int]]) -> list[int]:
-        """Shingles in common for each pair, counted at once: each text's distinct hashes are sorted with its number,
-        and each pair's two runs with the pair's number, so that a hash in common is two equal neighbours."""
-        if not pairs:
-            return []
+    def _count(self, pairs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Shingles in common for each pair, and the sizes of its two sets, counted at once: each text's distinct
+        hashes are sorted with its number, and each pair's two runs with the pair's number, so that a hash in common
+        is two equal neighbours."""
         texts = list(dict.fromkeys(h for pair in pairs for h in pair))
         index = {h: i for i, h in enumerate(texts)}
         arrays = self._arrays(texts)
@@ -359,7 +380,7 @@ class _Shingles:
         joined = np.sort(np.repeat(pair_of, take) << 32 | values[first])
         inter = np.bincount(joined[1:][joined[1:] == joined[:-1]] >> 32, minlength=len(pairs))
         self.sizes.update(zip(texts, sizes.tolist()))
-        return inter.tolist()
+        return inter, sizes[ia], sizes[ib]
 
     def _common(self, a: int, b: int) -> int:
         """Shingles a and b have in common: counted by `verify`, else on their sets."""
@@ -540,9 +561,14 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
     def components() -> dict[object, _Component]:
         comps: dict[object, _Component] = {}
         for occ, option in zip(occurrences, options):
-            comp = comps.setdefault(uf.find(node[occ.norm_hash]), _Component())
-            comp.new.append(occ)
-            comp.canon = option if comp.canon is None else min(comp.canon, option)
+            root = uf.find(node[occ.norm_hash])
+            comp = comps.get(root)
+            if comp is None:
+                comps[root] = _Component([occ], set(), option)
+            else:
+                comp.new.append(occ)
+                if option < comp.canon:
+                    comp.canon = option
         for n in list(uf.parent):
             if n[0] == "c":
                 comps.setdefault(uf.find(n), _Component()).old.add(n[1])
@@ -604,14 +630,18 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
             order, doc, pos, h, text = target.canon
             plan.paragraphs.append(ParagraphRow(pid, text, doc, pos, h, pid in stored.clusters))
             upserted.add(pid)
+        canon_at = target.canon[1:3]
         for occ in comp.new:
-            if (occ.doc_id, occ.position) == target.canon[1:3]:
+            h = occ.norm_hash
+            if h != canon_hash:
+                match, similarity = sh.match(h, canon_hash)
+            elif (occ.doc_id, occ.position) == canon_at:
                 match, similarity = "new", 1.0
             else:
-                match, similarity = sh.match(occ.norm_hash, canon_hash)
+                match, similarity = "exact", 1.0
             counts[match] += 1
-            plan.occurrences.append(OccurrenceRow(occ.doc_id, occ.position, pid, occ.text, match, similarity, occ.norm_hash))
-            plan.variant_cluster[occ.norm_hash] = pid
+            plan.occurrences.append(OccurrenceRow(occ.doc_id, occ.position, pid, occ.text, match, similarity, h))
+            plan.variant_cluster[h] = pid
         for old_id in sorted(comp.old):
             for h in sorted(stored.clusters[old_id].variants):
                 plan.variant_cluster[h] = pid

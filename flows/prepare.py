@@ -154,7 +154,7 @@ def fingerprint_documents(items: list[tuple[DocumentRow, list[str]]], settings: 
     rows = np.fromiter((row_of[norm_of[t]] for _, texts in kept for t in texts), dtype=np.int64)
     fp = fingerprint_paragraphs(norms, settings.minhash)
     hash_of = dict(zip(norms, map(content_hash, norms)))
-    keys_of = {t: sentence_keys(sentences_of[t], settings.min_words) for t in norm_of}
+    keys_of = dict(zip(norm_of, sentence_keys([sentences_of[t] for t in norm_of], settings.min_words)))
     # The shingle runs of the kept paragraphs, one after another: paragraph i's are shingles[offsets[i]:offsets[i + 1]].
     lengths = fp.offsets[rows + 1] - fp.offsets[rows]
     offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)

@@ -121,3 +121,20 @@ def test_a_batch_of_repeated_paragraphs_prepares_each_as_it_would_alone():
         assert runs == [a.shingles.tolist() for a in alone]
     # The typographic copy's first paragraph normalises like the wire's, its sentences do not end alike.
     assert batch[2].norms[0] == batch[0].norms[0] and batch[2].texts[0] != batch[0].texts[0]
+
+
+def test_sentence_keys_are_each_paragraphs_distinct_long_sentences_hashed_in_order():
+    import random
+
+    from flows.fingerprint import sentence_keys
+
+    rng = random.Random(3)
+    words = "the council voted on a new bridge plan in june".split()
+    sentence = lambda: " ".join(rng.choice(words) for _ in range(rng.randrange(1, 10)))  # noqa: E731
+    paragraphs = [[sentence() for _ in range(rng.randrange(0, 6))] for _ in range(2_000)]
+    paragraphs += [[], ["one two three four five six", "one two three four five six", "one two three four five"]]
+    got = sentence_keys(paragraphs, min_words=6)
+    expected = [sorted({content_hash(n) for n in p if len(n.split()) >= 6}) for p in paragraphs]
+    assert [k.tolist() for k in got] == expected and all(k.dtype == np.int64 for k in got)
+    assert len(got[-1]) == 1 and len(got[-2]) == 0 and sum(map(len, got)) > 1_000
+    assert sentence_keys([]) == []

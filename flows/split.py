@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from itertools import accumulate, chain
 
 _BLANK_LINES = re.compile(r"\n\s*\n")
 # A sentence ends at . ! ? or … (and any closing quotes or brackets) followed by space, or at 。！？ (and any
@@ -73,8 +74,9 @@ def normalize_sentences(text: str) -> list[str]:
 def normalize_paragraphs(texts: list[str]) -> list[list[str]]:
     """`normalize_sentences` of many paragraphs at once (one pass over the whole batch, same results)."""
     pieces = [_SENTENCE_END.split(t) for t in texts]
-    flat = iter(_normalize_pieces([s for p in pieces for s in p]))
-    return [[n for n in (next(flat) for _ in p) if n] for p in pieces]
+    flat = _normalize_pieces([s for p in pieces for s in p])
+    ends = list(accumulate(map(len, pieces)))
+    return [[n for n in flat[start:end] if n] for start, end in zip(chain((0,), ends), ends)]
 
 
 def _normalize_pieces(pieces: list[str]) -> list[str]:
@@ -89,8 +91,10 @@ def _normalize_pieces(pieces: list[str]) -> list[str]:
     take a shorter path with the same result, four times faster: case-folding ASCII is lowercasing, no ASCII
     script is written without spaces, and a translation table finds the token boundaries faster than the regex.
     """
-    pieces = [p.replace(_SEP, " ") for p in pieces]
-    others = [i for i, p in enumerate(pieces) if not p.isascii()]
+    # A copy either way (the folds below replace pieces); a NUL in any piece is rare, so look once for one.
+    pieces = [p.replace(_SEP, " ") for p in pieces] if _SEP in "".join(pieces) else list(pieces)
+    plain = [p.isascii() for p in pieces]
+    others = [i for i, a in enumerate(plain) if not a]
     if others:
         # NFKC piece by piece: a batch holding one character to change would otherwise be rewritten
         # whole, while most pieces pass NFKC's quick check untouched. ASCII is left as it is by both.
@@ -100,7 +104,7 @@ def _normalize_pieces(pieces: list[str]) -> list[str]:
                 folded = folded.replace(char, repl)
         for i, p in zip(others, folded.split(_SEP)):
             pieces[i] = p
-    plain = [p.isascii() for p in pieces]
+            plain[i] = p.isascii()
     fast = iter(_words_ascii([p for p, a in zip(pieces, plain) if a]))
     full = iter(_words_unicode([p for p, a in zip(pieces, plain) if not a]))
     return [next(fast) if a else next(full) for a in plain]

@@ -445,8 +445,9 @@ class _Component:
     def order(self) -> OrderKey:
         return self.canon[0]
 
-    @property
+    @functools.cached_property
     def paragraph_id(self) -> str:
+        """Read only once the component is complete (its canonical no longer changes)."""
         return paragraph_id_for(self.canon[1], self.canon[2])
 
 
@@ -560,8 +561,9 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
 
     def components() -> dict[object, _Component]:
         comps: dict[object, _Component] = {}
+        root_of = {v.norm_hash: uf.find(node[v.norm_hash]) for v in variants}  # the occurrences' texts
         for occ, option in zip(occurrences, options):
-            root = uf.find(node[occ.norm_hash])
+            root = root_of[occ.norm_hash]
             comp = comps.get(root)
             if comp is None:
                 comps[root] = _Component([occ], set(), option)

@@ -78,6 +78,35 @@ class NewVariant(NamedTuple):
     shingles: np.ndarray | None = None  # its shingle hashes from fingerprinting (None: hashed again when verified)
 
 
+class Variants(list):
+    """A batch's distinct variants (NewVariant), as `collect_batch` makes them, with the arrays that candidate search,
+    fetching and the load all read, each made once on first use (they were rebuilt from the variants two or three
+    times a batch): the signature matrix, the norm hashes, and each kind of key flattened with its variant's row.
+    The list is not changed once made."""
+
+    def __init__(self, variants=()):
+        super().__init__(variants)
+        self._made: dict[str, object] = {}
+
+    def _once(self, name: str, make):
+        if name not in self._made:
+            self._made[name] = make()
+        return self._made[name]
+
+    def hashes(self) -> np.ndarray:
+        """The variants' norm hashes (int64), in order."""
+        return self._once("hashes", lambda: np.fromiter((v.norm_hash for v in self), dtype=np.int64, count=len(self)))
+
+    def signature_matrix(self) -> np.ndarray:
+        """uint32 (variants, num_perm): row i is variant i's signature."""
+        return self._once("signatures", lambda: np.stack([v.signature for v in self]) if self
+                          else np.zeros((0, 0), dtype=np.uint32))
+
+    def keys(self, attr: str) -> tuple[np.ndarray, np.ndarray]:
+        """Every variant's `attr` keys (band or sentence keys), flat, and the row of each key's variant."""
+        return self._once(attr, lambda: _flat_keys(self, attr))
+
+
 class StoredCluster(NamedTuple):
     """An existing paragraph (cluster) touched by this run: its canonical and its distinct variants."""
 
@@ -186,14 +215,18 @@ def key_owners(variants: list[NewVariant], attr: str, owners: np.ndarray | None 
     """The variants' band or sentence keys (`attr`), flat, and the owner of each key's variant, in variant order
     (variants too short for near matching have none). The owner is the variant's norm_hash, or its entry in
     `owners` (one per variant)."""
+    batch = variants if isinstance(variants, Variants) else Variants(variants)
+    keys, rows = batch.keys(attr)
+    return keys, (owners if owners is not None else batch.hashes())[rows]
+
+
+def _flat_keys(variants: list[NewVariant], attr: str) -> tuple[np.ndarray, np.ndarray]:
     held = [i for i, v in enumerate(variants) if getattr(v, attr) is not None]
     if not held:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     arrays = [getattr(variants[i], attr) for i in held]
     lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
-    of = owners[held] if owners is not None else np.fromiter((variants[i].norm_hash for i in held), dtype=np.int64,
-                                                             count=len(held))
-    return np.concatenate(arrays).astype(np.int64, copy=False), np.repeat(of, lengths)
+    return np.concatenate(arrays).astype(np.int64, copy=False), np.repeat(np.array(held, dtype=np.int64), lengths)
 
 
 @dataclass(frozen=True)
@@ -209,9 +242,8 @@ class Signatures:
 
     @classmethod
     def of_variants(cls, variants: list[NewVariant]) -> Signatures:
-        if not variants:
-            return cls({}, np.zeros((0, 0), dtype=np.uint32))
-        return cls.of([v.norm_hash for v in variants], np.stack([v.signature for v in variants]))
+        batch = variants if isinstance(variants, Variants) else Variants(variants)
+        return cls.of([v.norm_hash for v in batch], batch.signature_matrix())
 
     def rows(self, hashes) -> np.ndarray:
         return self.matrix[np.fromiter(map(self.row_of.__getitem__, hashes), dtype=np.int64)]
@@ -238,15 +270,16 @@ def candidate_pairs(variants: list[NewVariant], floor: float = 0.0) -> set[tuple
 
     Variants are numbered by the rank of their hash and a pair is one integer, lower rank * n + higher rank, so
     that pairs are found, deduplicated and filtered in numpy; only the pairs that remain become tuples."""
+    variants = variants if isinstance(variants, Variants) else Variants(variants)
     n = len(variants)
-    hashes = np.fromiter((v.norm_hash for v in variants), dtype=np.int64, count=n)
+    hashes = variants.hashes()
     by_rank = np.argsort(hashes, kind="stable")
     rank = np.empty(n, dtype=np.int64)
     rank[by_rank] = np.arange(n)
     sentences = _shared_key_pairs(*key_owners(variants, "sentence_keys", rank), n)
     banded = np.setdiff1d(_shared_key_pairs(*key_owners(variants, "band_keys", rank), n), sentences, assume_unique=True)
     if floor > 0 and len(banded):
-        signatures = Signatures.of_variants(variants).matrix
+        signatures = variants.signature_matrix()
         low, high = by_rank[banded // n], by_rank[banded % n]
         banded = banded[_agree(signatures[low], signatures[high], floor)]
     codes = np.concatenate([sentences, banded])
@@ -621,7 +654,9 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
         return root
 
     # 5. the writes
-    plan = DedupPlan(new_variants=[v for v in variants if v.norm_hash not in stored.cluster_of])
+    new_variants = [v for v in variants if v.norm_hash not in stored.cluster_of]
+    # All of them new (nothing stored matched exactly): the batch itself, with the arrays it has made.
+    plan = DedupPlan(new_variants=variants if len(new_variants) == len(variants) else Variants(new_variants))
     counts = {"new": 0, "exact": 0, "near": 0, "contained": 0}
     upserted: set[str] = set()
     for root in sorted(comps):
@@ -662,7 +697,7 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
 
 
 @without_cycle_collection
-def collect_batch(documents: list, run_id: int, settings: Settings) -> tuple[list[Occurrence], list[NewVariant]]:
+def collect_batch(documents: list, run_id: int, settings: Settings) -> tuple[list[Occurrence], Variants]:
     """Flatten prepared documents into occurrences and their distinct variants (first seen wins, all equal)."""
     occurrences: list[Occurrence] = []
     variants: dict[int, NewVariant] = {}
@@ -680,4 +715,4 @@ def collect_batch(documents: list, run_id: int, settings: Settings) -> tuple[lis
                     doc.sentence_keys[pos] if eligible else None,
                     doc.shingles[bounds[pos]:bounds[pos + 1]],
                 )
-    return occurrences, list(variants.values())
+    return occurrences, Variants(variants.values())

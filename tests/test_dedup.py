@@ -257,3 +257,27 @@ def test_verifying_many_pairs_at_once_counts_as_the_sets_do(monkeypatch):
     one_by_one = _Shingles(norms, Settings())
     assert counted == [one_by_one.relation(a, b) for a, b in pairs]
     assert {r[0] for r in counted if r} == {"near", "contained"} and None in counted
+
+
+def test_a_batchs_arrays_made_once_equal_those_made_from_a_plain_list():
+    """collect_batch's Variants make their signature matrix and flat keys once; key_owners, Signatures and candidate
+    search must see what they see on a plain list of the same variants (a short variant has no keys)."""
+    from flows.dedup import Signatures, Variants, key_owners
+
+    docs = [make_doc("wire.txt", WIRE + ["Short line."]), make_doc("copy.txt", COPY)]
+    _, batch = collect_batch(docs, 1, Settings())
+    plain = list(batch)
+    assert isinstance(batch, Variants) and any(v.band_keys is None for v in plain)
+    owners = np.arange(len(plain), dtype=np.int64) * 7
+    for attr in ("band_keys", "sentence_keys"):
+        for args in ((), (owners,)):
+            ours, theirs = key_owners(batch, attr, *args), key_owners(plain, attr, *args)
+            assert all(np.array_equal(a, b) for a, b in zip(ours, theirs)) and len(ours[0]) > 0
+            # A key's owner is its own variant's: the keys of variant i are its attr, in order.
+            held = [(i, getattr(v, attr)) for i, v in enumerate(plain) if getattr(v, attr) is not None]
+            of = owners if args else np.array([v.norm_hash for v in plain], dtype=np.int64)
+            assert np.array_equal(ours[0], np.concatenate([keys for _, keys in held]))
+            assert np.array_equal(ours[1], np.concatenate([np.full(len(keys), of[i]) for i, keys in held]))
+    assert np.array_equal(Signatures.of_variants(batch).matrix, np.stack([v.signature for v in plain]))
+    assert batch.signature_matrix() is batch.signature_matrix()  # made once
+    assert candidate_pairs(batch, 0.06) == candidate_pairs(plain, 0.06)

@@ -19,8 +19,8 @@ import numpy as np
 import pyarrow as pa
 
 from flows import __version__
-from flows.dedup import (DedupPlan, NewVariant, Signatures, Stored, StoredCluster, agreeing, key_owners, order_key,
-                         without_cycle_collection)
+from flows.dedup import (DedupPlan, NewVariant, Signatures, Stored, StoredCluster, Variants, agreeing, key_owners,
+                         order_key, without_cycle_collection)
 from flows.discover import Rejection
 from flows.read import Unchanged
 from flows.warehouse.connection import WarehouseError, _now
@@ -272,8 +272,18 @@ def load_run(
         return finish_run(con, run, counts)
 
 
+def _blobs(matrix: np.ndarray) -> pa.Array:
+    """Each row of a uint32 matrix as one BLOB of its little-endian bytes (the signature column's form), made from the
+    matrix's buffer in one step."""
+    rows = np.ascontiguousarray(matrix, dtype="<u4")
+    width = rows.shape[1] * rows.itemsize if rows.ndim == 2 else 0
+    offsets = np.arange(len(rows) + 1, dtype=np.int64) * width
+    return pa.Array.from_buffers(pa.large_binary(), len(rows), [None, pa.py_buffer(offsets), pa.py_buffer(rows)])
+
+
 def _batch_tables(documents, plan: DedupPlan, rejections, unchanged) -> dict[str, pa.Table]:
     doc_cols = list(DocumentRow.__dataclass_fields__)
+    new = plan.new_variants if isinstance(plan.new_variants, Variants) else Variants(plan.new_variants)
     return {
         "t_docs": _arrow(documents, doc_cols, {"published": pa.timestamp("us"), "size_bytes": pa.int64(), "mtime_ns": pa.int64()}),
         "t_rej": pa.table({
@@ -302,13 +312,13 @@ def _batch_tables(documents, plan: DedupPlan, rejections, unchanged) -> dict[str
             "paragraph_id": pa.array(list(plan.variant_cluster.values()), pa.string()),
         }),
         "t_fp": pa.table({
-            "norm_hash": pa.array([v.norm_hash for v in plan.new_variants], pa.int64()),
-            "n_words": pa.array([v.n_words for v in plan.new_variants], pa.int32()),
-            "signature": pa.array([v.signature.astype("<u4").tobytes() for v in plan.new_variants], pa.binary()),
-            "norm": pa.array([v.norm for v in plan.new_variants], pa.string()),
+            "norm_hash": pa.array(new.hashes(), pa.int64()),
+            "n_words": pa.array([v.n_words for v in new], pa.int32()),
+            "signature": _blobs(new.signature_matrix()),
+            "norm": pa.array([v.norm for v in new], pa.string()),
         }),
-        "t_bands": _key_table(plan.new_variants, "band_keys", "band_key"),
-        "t_sentences": _key_table(plan.new_variants, "sentence_keys", "sentence_key"),
+        "t_bands": _key_table(new, "band_keys", "band_key"),
+        "t_sentences": _key_table(new, "sentence_keys", "sentence_key"),
         "t_links": _arrow(plan.links, ["paragraph_id", "whole_paragraph_id", "containment"],
                           {"paragraph_id": pa.string(), "whole_paragraph_id": pa.string(), "containment": pa.float64()}),
     }

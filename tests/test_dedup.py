@@ -281,3 +281,28 @@ def test_a_batchs_arrays_made_once_equal_those_made_from_a_plain_list():
     assert np.array_equal(Signatures.of_variants(batch).matrix, np.stack([v.signature for v in plain]))
     assert batch.signature_matrix() is batch.signature_matrix()  # made once
     assert candidate_pairs(batch, 0.06) == candidate_pairs(plain, 0.06)
+
+
+def test_a_stored_passage_fetched_but_unrelated_is_left_out_of_the_plan(tmp_path):
+    """A new paragraph sharing one sentence with a stored one is its candidate, and the stored passage is fetched with
+    its cluster; when verification finds the two unrelated, the plan neither rewrites nor recounts that passage."""
+    from conftest import ingest_docs
+
+    from flows import warehouse
+
+    shared = "The harbor bridge has been closed to heavy trucks since last November."
+    stored_text = " ".join([WIRE[0], shared, WIRE[1], WIRE[2]])
+    new_text = " ".join([COPY[2], shared, "Three new ferries will cover the crossing while the repairs last."])
+    db = tmp_path / "w.duckdb"
+    ingest_docs(db, [make_doc("a.txt", [stored_text])])
+    new = make_doc("b.txt", [new_text])
+    settings = Settings()
+    with warehouse.connect(db) as con:
+        occ, var = collect_batch([new], 2, settings)
+        stored = warehouse.fetch_stored(con, var, settings.candidate_floor)
+    assert len(stored.clusters) == 1  # fetched through the shared sentence
+    plan = plan_dedup(occ, var, stored, settings)
+    assert [p.paragraph_id for p in plan.paragraphs] == [paragraph_id_for(new.row.doc_id, 0)]
+    assert set(plan.variant_cluster.values()) == {paragraph_id_for(new.row.doc_id, 0)}
+    assert (plan.repoints, plan.retired, plan.links) == ([], [], [])
+    assert plan.counts == {"new": 1, "exact": 0, "near": 0, "contained": 0}

@@ -88,6 +88,11 @@ class Variants(list):
         super().__init__(variants)
         self._made: dict[str, object] = {}
 
+    @classmethod
+    def of(cls, variants: list[NewVariant]) -> Variants:
+        """`variants` itself when it is a Variants (its arrays made once), else a Variants of them."""
+        return variants if isinstance(variants, Variants) else cls(variants)
+
     def _once(self, name: str, make):
         if name not in self._made:
             self._made[name] = make()
@@ -215,7 +220,7 @@ def key_owners(variants: list[NewVariant], attr: str, owners: np.ndarray | None 
     """The variants' band or sentence keys (`attr`), flat, and the owner of each key's variant, in variant order
     (variants too short for near matching have none). The owner is the variant's norm_hash, or its entry in
     `owners` (one per variant)."""
-    batch = variants if isinstance(variants, Variants) else Variants(variants)
+    batch = Variants.of(variants)
     keys, rows = batch.keys(attr)
     return keys, (owners if owners is not None else batch.hashes())[rows]
 
@@ -242,8 +247,8 @@ class Signatures:
 
     @classmethod
     def of_variants(cls, variants: list[NewVariant]) -> Signatures:
-        batch = variants if isinstance(variants, Variants) else Variants(variants)
-        return cls.of([v.norm_hash for v in batch], batch.signature_matrix())
+        batch = Variants.of(variants)
+        return cls.of(batch.hashes().tolist(), batch.signature_matrix())
 
     def rows(self, hashes) -> np.ndarray:
         return self.matrix[np.fromiter(map(self.row_of.__getitem__, hashes), dtype=np.int64)]
@@ -270,7 +275,7 @@ def candidate_pairs(variants: list[NewVariant], floor: float = 0.0) -> set[tuple
 
     Variants are numbered by the rank of their hash and a pair is one integer, lower rank * n + higher rank, so
     that pairs are found, deduplicated and filtered in numpy; only the pairs that remain become tuples."""
-    variants = variants if isinstance(variants, Variants) else Variants(variants)
+    variants = Variants.of(variants)
     n = len(variants)
     hashes = variants.hashes()
     by_rank = np.argsort(hashes, kind="stable")

@@ -283,7 +283,7 @@ def _blobs(matrix: np.ndarray) -> pa.Array:
 
 def _batch_tables(documents, plan: DedupPlan, rejections, unchanged) -> dict[str, pa.Table]:
     doc_cols = list(DocumentRow.__dataclass_fields__)
-    new = plan.new_variants if isinstance(plan.new_variants, Variants) else Variants(plan.new_variants)
+    new = Variants.of(plan.new_variants)
     return {
         "t_docs": _arrow(documents, doc_cols, {"published": pa.timestamp("us"), "size_bytes": pa.int64(), "mtime_ns": pa.int64()}),
         "t_rej": pa.table({

@@ -59,6 +59,30 @@ def test_the_paragraph_ids_that_runs_update_are_stored_uncompressed(tmp_path: Pa
     assert stored == [("document_paragraphs", ["Uncompressed"]), ("paragraph_fingerprints", ["Uncompressed"])]
 
 
+def test_a_writing_connection_stores_new_text_without_fsst(tmp_path: Path):
+    # connection.NO_COMPRESSION: FSST's analysis was the dearest part of a run's checkpoint.
+    rows = """SELECT 'd' || i // 20, i % 20, md5(i::VARCHAR)[:16],
+                     'The council voted on plan number ' || i || ' to repair the harbor bridge before the winter storms',
+                     'new', 1.0, i FROM range(20000) r(i)"""
+    compressions = """SELECT list(DISTINCT compression ORDER BY compression) FROM pragma_storage_info('document_paragraphs')
+                      WHERE column_name = 'text' AND segment_type = 'VARCHAR'"""
+    plain = duckdb.connect(str(tmp_path / "plain.duckdb"))  # DuckDB's own choice for the same rows: FSST
+    plain.execute("CREATE TABLE document_paragraphs (doc_id VARCHAR, position INTEGER, paragraph_id VARCHAR, text VARCHAR,"
+                  " match VARCHAR, similarity DOUBLE, norm_hash BIGINT)")
+    plain.execute(f"INSERT INTO document_paragraphs {rows}")
+    plain.execute("CHECKPOINT")
+    assert "FSST" in plain.execute(compressions).fetchone()[0]
+    plain.close()
+    db = tmp_path / "w.duckdb"
+    with warehouse.connect(db) as con:
+        con.execute(f"INSERT INTO document_paragraphs {rows}")
+        con.execute("CHECKPOINT")
+        stored = con.execute(compressions).fetchone()[0]
+    assert stored and not {"FSST", "DICT_FSST"} & set(stored)
+    with warehouse.connect(db, read_only=True) as con:  # reading sets nothing
+        assert con.execute("SELECT current_setting('disabled_compression_methods')").fetchone()[0] == ""
+
+
 def test_a_newer_schema_is_refused(tmp_path: Path):
     db = tmp_path / "w.duckdb"
     with warehouse.connect(db) as con:

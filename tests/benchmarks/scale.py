@@ -8,7 +8,8 @@ the same run.
     python tests/benchmarks/scale.py memory [--files 100000]
 
 `speed` dedups the syndicated corpus of tests/benchmarks/syndication.py (gold articles and edited
-copies) twice from the same normalised paragraphs: docdedup (batch fingerprints, LSH band keys and
+copies) twice from the same documents (each one's warehouse row and paragraphs, as cleaning hands them on;
+both sides normalise and hash the paragraphs in their timed part): docdedup (batch fingerprints, LSH band keys and
 sentence keys, exact verification, union-find, load through Arrow) and the straightforward approach
 (a new datasketch MinHash per paragraph, an in-memory MinHashLSH at the same threshold, union-find,
 the same canonical rule, and the same load of documents, passages, occurrences and search index; docdedup
@@ -142,33 +143,42 @@ def build_warehouse(db: Path, n_paragraphs: int, settings: Settings) -> float:
     return time.perf_counter() - start
 
 
-def straightforward_ingest(db: Path, prepared, settings: Settings) -> float:
-    """The straightforward approach on the same normalised paragraphs: a new datasketch MinHash per paragraph,
-    an in-memory MinHashLSH at the same threshold, union-find over its answers, the same canonical rule, and
-    the same load of documents, passages, occurrences and search index (nothing is kept for a later run:
-    no signatures, band or sentence keys). Returns the seconds of that load (opening, writing, closing)."""
+def straightforward_ingest(db: Path, items: list[tuple], settings: Settings) -> float:
+    """The straightforward approach on the same documents (warehouse row and paragraphs each, as docdedup's side
+    gets them): each paragraph normalised (one without a word dropped, as docdedup drops it) and hashed, a new
+    datasketch MinHash per paragraph, an in-memory MinHashLSH at the same threshold, union-find over its answers,
+    the same canonical rule, and the same load of documents, passages, occurrences and search index (nothing is
+    kept for a later run: no signatures, band or sentence keys). Returns the seconds of that load (opening,
+    writing, closing)."""
+    import dataclasses
+
     from datasketch import MinHash, MinHashLSH
 
     from flows import warehouse
     from flows.dedup import DedupPlan, OccurrenceRow, ParagraphRow, _UnionFind, order_key, paragraph_id_for
+    from flows.fingerprint import content_hash
     from flows.split import normalize
 
     k = settings.minhash.shingle_size
     lsh = MinHashLSH(threshold=settings.threshold, num_perm=settings.minhash.num_perm)
     uf = _UnionFind()
-    sketches, occurrences = {}, []
-    for d in prepared:
-        for pos, text in enumerate(d.texts):
-            w = normalize(text).split()
+    sketches, occurrences, rows = {}, [], []
+    for row, texts in items:
+        kept = [(text, norm) for text in texts if (norm := normalize(text))]
+        if not kept:
+            continue
+        rows.append(row := dataclasses.replace(row, n_paragraphs=len(kept)))
+        for pos, (text, norm) in enumerate(kept):
+            w = norm.split()
             m = MinHash(num_perm=settings.minhash.num_perm)
             m.update_batch([" ".join(w[i:i + k]).encode() for i in range(max(1, len(w) - k + 1))])
-            key = (d.row.doc_id, pos)
+            key = (row.doc_id, pos)
             for other in lsh.query(m):
                 uf.union(key, other)
             lsh.insert(key, m)
             uf.find(key)
             sketches[key] = m
-            occurrences.append((order_key(d.row.published, 1, d.row.source_path, pos), key, text, d.norm_hashes[pos]))
+            occurrences.append((order_key(row.published, 1, row.source_path, pos), key, text, content_hash(norm)))
     clusters: dict[object, list] = {}
     for occ in occurrences:
         clusters.setdefault(uf.find(occ[1]), []).append(occ)
@@ -187,7 +197,7 @@ def straightforward_ingest(db: Path, prepared, settings: Settings) -> float:
     with warehouse.connect(db) as con:
         record = warehouse.RunRecord(warehouse.next_run_id(con), datetime(2025, 1, 1), "generated", settings.threshold,
                                      "datasketch")
-        warehouse.load_run(con, record, [d.row for d in prepared], plan, [], [])
+        warehouse.load_run(con, record, rows, plan, [], [])
     return time.perf_counter() - start
 
 
@@ -199,11 +209,11 @@ def cmd_speed(args) -> None:
     # flows.prepare; pyarrow.dataset with the first Arrow scan) and their first calls are paid here, so the
     # timed runs measure the work, not whichever side happens to import a module first.
     with tempfile.TemporaryDirectory() as tmp:
-        few = syndication.prepared(docs[:20], settings)
-        syndication.ingest(Path(tmp) / "warm-ours.duckdb", few, settings)
+        few = syndication.documents(docs[:20])
+        syndication.ingest(Path(tmp) / "warm-ours.duckdb", syndication.fingerprinted(few, settings), settings)
         straightforward_ingest(Path(tmp) / "warm-naive.duckdb", few, settings)
-    # The documents and texts the straightforward side reads (its own MinHash work is timed, this is not).
-    inputs = syndication.prepared(docs, settings)
+    # What both sides start from, untimed: each document's warehouse row and paragraphs, as cleaning hands them on.
+    inputs = syndication.documents(docs)
     rounds = []
     for r in range(args.rounds):
         times = {}
@@ -214,7 +224,7 @@ def cmd_speed(args) -> None:
                 gc.collect()
                 t = time.perf_counter()
                 if side == "ours":
-                    prepared = syndication.prepared(docs, settings)  # normalise + fingerprint + sentence keys
+                    prepared = syndication.fingerprinted(inputs, settings)  # normalise + fingerprint + sentence keys
                     times["fp"] = time.perf_counter() - t
                     laps = {}
                     times["load"] = syndication.ingest(Path(tmp) / "ours.duckdb", prepared, settings, laps=laps)

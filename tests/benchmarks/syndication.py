@@ -247,11 +247,12 @@ def score(docs: list[GenDocument], rows: list[tuple], links: set[tuple[str, str]
     return out
 
 
-def prepared(docs: list[GenDocument], settings):
-    """The generated documents as the pipeline's PreparedDocuments (no cleaning: paragraphs as generated)."""
+def documents(docs: list[GenDocument]) -> list[tuple]:
+    """The generated documents as (warehouse row, paragraphs): what cleaning hands on (no cleaning: paragraphs as
+    generated)."""
     import hashlib
 
-    from flows.prepare import document_id, fingerprint_documents
+    from flows.prepare import document_id
     from flows.warehouse import DocumentRow
 
     items = []
@@ -261,7 +262,19 @@ def prepared(docs: list[GenDocument], settings):
         row = DocumentRow(document_id(d.name, sha), d.name, sha, 0, 0, "text", "utf-8", "generated",
                           None, None, d.published, None, None, "en", len(texts))
         items.append((row, texts))
+    return items
+
+
+def fingerprinted(items: list[tuple], settings):
+    """`documents` as the pipeline's PreparedDocuments: normalised, fingerprinted, with their sentence keys."""
+    from flows.prepare import fingerprint_documents
+
     return [d for d in fingerprint_documents(items, settings) if d is not None]  # a copy can lose every paragraph
+
+
+def prepared(docs: list[GenDocument], settings):
+    """The generated documents as the pipeline's PreparedDocuments (no cleaning: paragraphs as generated)."""
+    return fingerprinted(documents(docs), settings)
 
 
 def ingest(db: Path, docs, settings, batches: int = 1, laps: dict | None = None) -> float:

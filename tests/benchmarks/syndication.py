@@ -266,10 +266,14 @@ def documents(docs: list[GenDocument]) -> list[tuple]:
 
 
 def fingerprinted(items: list[tuple], settings):
-    """`documents` as the pipeline's PreparedDocuments: normalised, fingerprinted, with their sentence keys."""
+    """`documents` as the pipeline's PreparedDocuments: normalised, fingerprinted, with their sentence keys, a chunk
+    of `settings.chunk_files` documents a call, as the flow's chunk tasks prepare them (each paragraph is prepared
+    the same whatever its chunk)."""
     from flows.prepare import fingerprint_documents
 
-    return [d for d in fingerprint_documents(items, settings) if d is not None]  # a copy can lose every paragraph
+    size = settings.chunk_files
+    chunks = (fingerprint_documents(items[i:i + size], settings) for i in range(0, len(items), size))
+    return [d for chunk in chunks for d in chunk if d is not None]  # a copy can lose every paragraph
 
 
 def prepared(docs: list[GenDocument], settings):

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+import weakref
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,15 +73,25 @@ class State:
     token: str
 
 
+# The warehouse file of each open connection (it never changes), asked of DuckDB once: a batch needs the indexes'
+# folders six times.
+_database_file: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def folder_of(con: duckdb.DuckDBPyConnection, spec: Spec) -> Path | None:
     """The index folder beside the connection's warehouse file (None for an in-memory database)."""
-    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
+    path = _database_file.get(con)
+    if path is None:
+        path = _database_file[con] = con.execute(
+            "SELECT coalesce(path, '') FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
     return Path(f"{path}{spec.suffix}") if path else None
 
 
 def table_state(con: duckdb.DuckDBPyConnection, table: str) -> State:
-    rows, token = con.execute("SELECT n_rows, token FROM key_index_state WHERE table_name = ?", [table]).fetchone()
-    return State(rows, token)
+    # No query parameter: DuckDB's client tries to import pandas for each parameter it converts, and where pandas is
+    # not installed every try searches sys.path again.
+    rows = con.execute("SELECT table_name, n_rows, token FROM key_index_state").fetchall()
+    return {name: State(n, token) for name, n, token in rows}[table]
 
 
 def _synced(*files) -> None:

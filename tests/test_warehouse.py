@@ -42,6 +42,33 @@ def test_schema_files_are_applied_once_and_recorded(tmp_path: Path):
     assert {r[0] for r in table(db, "SELECT table_name FROM information_schema.tables")} >= set(ALL_TABLES)
 
 
+def test_a_new_warehouse_is_created_whole_or_not_at_all(tmp_path: Path, monkeypatch):
+    from flows.warehouse import connection
+
+    real = connection.migrations()
+    broken = real[:3] + [(4, "004_broken.sql", "CREATE TABLE half_done (x INTEGER); SELECT no_such_column FROM half_done")]
+    db = tmp_path / "w.duckdb"
+    monkeypatch.setattr(connection, "migrations", lambda: broken)
+    with pytest.raises(duckdb.Error):
+        with warehouse.connect(db):
+            pass
+    # Nothing of the failed creation stays: not the three files before the broken one, not its first statement.
+    assert table(db, "SELECT count(*) FROM schema_migrations") == [(0,)]
+    assert table(db, "SELECT count(*) FROM information_schema.tables WHERE table_name IN ('documents', 'half_done')") == [(0,)]
+    # An existing warehouse upgrades a file at a time: the files before a broken one stay applied.
+    monkeypatch.setattr(connection, "migrations", lambda: real[:2])
+    with warehouse.connect(db):
+        pass
+    monkeypatch.setattr(connection, "migrations", lambda: broken)
+    with pytest.raises(duckdb.Error):
+        with warehouse.connect(db):
+            pass
+    assert table(db, "SELECT version FROM schema_migrations ORDER BY 1") == [(1,), (2,), (3,)]
+    monkeypatch.setattr(connection, "migrations", lambda: real)
+    with warehouse.connect(db) as con:
+        assert [r[0] for r in con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()] == [v for v, _, _ in real]
+
+
 def test_the_paragraph_ids_that_runs_update_are_stored_uncompressed(tmp_path: Path):
     # 008_plain_ids.sql: a checkpoint rewrites an updated column without re-running FSST's analysis.
     db = tmp_path / "w.duckdb"

@@ -23,7 +23,7 @@ from flows.dedup import (DedupPlan, NewVariant, Signatures, Stored, StoredCluste
                          order_key, without_cycle_collection)
 from flows.discover import Rejection
 from flows.read import Unchanged
-from flows.warehouse.connection import WarehouseError, _now
+from flows.warehouse.connection import WarehouseError, _now, insert_rows
 from flows.warehouse.key_index import BANDS, INDEXES, SIGNATURES, KeyIndex, Spec, column_values, folder_of
 
 
@@ -246,12 +246,9 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: Spec, keys: np.ndarray, values:
 def finish_run(con: duckdb.DuckDBPyConnection, run: RunRecord, counts: Counter) -> dict[str, int]:
     """The run's bookkeeping row, written last in its transaction; returns the run summary."""
     summary = {k: int(counts.get(k, 0)) for k in RUN_COUNTS}
-    con.execute(
-        f"""INSERT INTO runs (run_id, started_at, finished_at, raw_dir, {", ".join(RUN_COUNTS)},
-                              threshold, minhash_config, docdedup_version)
-            VALUES ({", ".join("?" * (len(RUN_COUNTS) + 7))})""",
-        [run.run_id, run.started_at, _now(), run.raw_dir, *summary.values(), run.threshold, run.minhash_config, __version__],
-    )
+    row = {"run_id": run.run_id, "started_at": run.started_at, "finished_at": _now(), "raw_dir": run.raw_dir, **summary,
+           "threshold": float(run.threshold), "minhash_config": run.minhash_config, "docdedup_version": __version__}
+    insert_rows(con, "runs", {k: [v] for k, v in row.items()})
     return summary
 
 

@@ -27,6 +27,7 @@ million paragraphs in a new process, growing with the warehouse); a lookup reads
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import uuid
@@ -206,18 +207,19 @@ class KeyIndex:
         rows, width = 0, 1
         reader = con.execute(f"SELECT {spec.key}, {spec.value} FROM {spec.table} ORDER BY {spec.key}").to_arrow_reader(
             max(1, SLICE_ROWS * 8 // spec.value_bytes))
-        with open(keys_path, "wb") as fk, open(owners_path, "wb") as fo:
-            for batch in reader:
-                if not batch.num_rows:
-                    continue
-                values = column_values(batch.column(1), spec.dtype)
-                if rows and values.ndim == 2 and values.shape[1] != width:
-                    raise ValueError(f"{spec.table}.{spec.value} holds values of different lengths")
-                width = values.shape[1] if values.ndim == 2 else 1
-                batch.column(0).to_numpy().astype("<i8", copy=False).tofile(fk)
-                values.tofile(fo)
-                rows += batch.num_rows
-            _synced(fk, fo)
+        batches = (batch for batch in reader if batch.num_rows)
+        first = next(batches, None)
+        if first is not None:  # an empty table (a new warehouse's) is an index of no segment: no files to write
+            with open(keys_path, "wb") as fk, open(owners_path, "wb") as fo:
+                for batch in itertools.chain([first], batches):
+                    values = column_values(batch.column(1), spec.dtype)
+                    if rows and values.ndim == 2 and values.shape[1] != width:
+                        raise ValueError(f"{spec.table}.{spec.value} holds values of different lengths")
+                    width = values.shape[1] if values.ndim == 2 else 1
+                    batch.column(0).to_numpy().astype("<i8", copy=False).tofile(fk)
+                    values.tofile(fo)
+                    rows += batch.num_rows
+                _synced(fk, fo)
         state = table_state(con, spec.table)
         if rows != state.rows:  # the count drifted (rows written around the loader): trust the table
             con.execute("UPDATE key_index_state SET n_rows = ? WHERE table_name = ?", [rows, spec.table])

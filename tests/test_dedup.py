@@ -7,8 +7,8 @@ import pytest
 
 from conftest import make_doc
 from flows.config import Settings
-from flows.dedup import (NewVariant, Stored, _Shingles, without_cycle_collection, candidate_pairs, collect_batch,
-                          paragraph_id_for, plan_dedup)
+from flows.dedup import (NewVariant, Stored, _held_by_several_exactly, _Shingles, candidate_pairs, collect_batch,
+                          paragraph_id_for, plan_dedup, without_cycle_collection)
 
 WIRE = [
     "The city council voted 6-1 on Monday night to approve a $14 million plan to repair the Harbor Street bridge, closed to heavy trucks since November.",
@@ -92,19 +92,46 @@ def test_huge_buckets_are_compared_as_a_star_not_all_pairs():
     assert (0, 199) in pairs and (198, 199) in pairs
 
 
+def test_keys_held_by_several_owners_give_exactly_their_pairs(monkeypatch):
+    # _held_by_several groups keys on their high bits; keys that differ only in their low bits send it to the exact
+    # path. Both are checked against all pairs of each key's owners, counted in Python.
+    import flows.dedup as dedup
+
+    exact = []
+
+    def counted(*args):
+        exact.append(1)
+        return _held_by_several_exactly(*args)
+
+    monkeypatch.setattr(dedup, "_held_by_several_exactly", counted)
+    rng = np.random.default_rng(5)
+    for trial in range(400):
+        m, n = int(rng.integers(1, 300)), int(rng.integers(1, 40))
+        key = rng.choice(rng.integers(-2**63, 2**63 - 1, size=int(rng.integers(1, 60)), dtype=np.int64), m)
+        if trial % 2:
+            key = key ^ rng.integers(0, 4, m)  # neighbours in the low bits: one group of high bits, two keys
+        owner = rng.integers(0, n, m)
+        holders: dict[int, set[int]] = {}
+        for k, o in zip(key.tolist(), owner.tolist()):
+            holders.setdefault(k, set()).add(o)
+        expected = sorted({lo * n + hi for owners in holders.values() for lo in owners for hi in owners if lo < hi})
+        assert dedup._shared_key_pairs(key, owner, n).tolist() == expected
+    assert 0 < len(exact) < 400
+
+
 def test_band_only_pairs_whose_signatures_barely_agree_are_not_verified():
     band = np.array([7], dtype=np.int64)
     sig = np.arange(100, dtype=np.uint32)
     other = sig.copy()
     other[5:] += 1000  # agrees on 5 of 100 values
     a, b = NewVariant(1, "x", 10, sig, band), NewVariant(2, "y", 10, other, band)
-    assert candidate_pairs([a, b], floor=0.06) == set()
-    assert candidate_pairs([a, b], floor=0.05) == {(1, 2)}
-    assert candidate_pairs([a, b]) == {(1, 2)}
+    assert candidate_pairs([a, b], floor=0.06) == []
+    assert candidate_pairs([a, b], floor=0.05) == [(1, 2)]
+    assert candidate_pairs([a, b]) == [(1, 2)]
     # A shared sentence makes a pair a candidate whatever its signatures.
     sentence = np.array([99], dtype=np.int64)
     a, b = NewVariant(1, "x", 10, sig, band, sentence), NewVariant(2, "y", 10, other, band, sentence)
-    assert candidate_pairs([a, b], floor=0.06) == {(1, 2)}
+    assert candidate_pairs([a, b], floor=0.06) == [(1, 2)]
 
 
 WIRE_PARAGRAPH = (

@@ -293,7 +293,7 @@ def candidate_pairs(variants: list[NewVariant], floor: float = 0.0) -> list[tupl
 
 
 def _held_by_several(key: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The keys held more than once, and their owners, grouped by key (equal keys adjacent, groups ascending).
+    """The keys held more than once, and their owners, grouped by key (equal keys adjacent).
 
     Most keys belong to one variant only. They are found with one sort of plain integers: each key's high bits with
     its position in the low ones (numpy sorts integers with SIMD, three times as fast as it argsorts them: 5 against
@@ -329,7 +329,7 @@ def _shared_key_pairs(key: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
     key, owner = _held_by_several(key, owner)
     if not len(key):
         return none
-    # Each shared key becomes its run's number (ascending with the key), so that (run, owner) is one integer:
+    # Each shared key becomes its run's number (in the order of the groups), so that (run, owner) is one integer:
     # one sort orders the runs' owners, and a variant holding one key twice counts once.
     run = np.cumsum(np.r_[0, key[1:] != key[:-1]])
     code = _distinct(run * n + owner)

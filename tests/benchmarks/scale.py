@@ -239,11 +239,11 @@ def cmd_speed(args) -> None:
     for ours, t_fp, t_load, naive, ours_load, naive_load in rounds:
         print(f"straightforward (MinHash per paragraph + MinHashLSH + load): {naive:6.1f} s  {n / naive:8,.0f} paragraphs/s"
               f"  | docdedup (fingerprint {t_fp:.1f} s + dedup and load {t_load:.1f} s): {ours:5.1f} s"
-              f"  {n / ours:8,.0f} paragraphs/s  -> {naive / ours:.1f}x faster")
+              f"  {n / ours:8,.0f} paragraphs/s  -> {naive / ours:.2f}x faster")
         print(f"    of which the load (open, write, close): straightforward {naive_load:.2f} s, docdedup {ours_load:.2f} s"
               f" (also its signatures, band and sentence keys); without it: {naive - naive_load:.2f} s against "
               f"{ours - ours_load:.2f} s -> {(naive - naive_load) / (ours - ours_load):.1f}x")
-    print(f"median of {len(rounds)} rounds: {statistics.median(r[3] / r[0] for r in rounds):.1f}x faster "
+    print(f"median of {len(rounds)} rounds: {statistics.median(r[3] / r[0] for r in rounds):.2f}x faster "
           f"(without the load: {statistics.median((r[3] - r[5]) / (r[0] - r[4]) for r in rounds):.1f}x, not the target's measure)")
 
 

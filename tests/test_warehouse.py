@@ -340,8 +340,9 @@ def test_a_batch_skips_only_the_writes_that_would_change_nothing(tmp_path: Path,
     docs = _generated_corpus_runs(tmp_path / "skipping")
     assert 0 in repoints and any(repoints)
     monkeypatch.setattr(load, "_BATCH_SQL", [(sql, params, ()) for sql, params, _ in load._BATCH_SQL])
-    syndication_ingest = sys.modules["syndication"].ingest
-    syndication_ingest(tmp_path / "all.duckdb", docs, Settings(), batches=3)
+    import syndication  # on the path since _generated_corpus_runs
+
+    syndication.ingest(tmp_path / "all.duckdb", docs, Settings(), batches=3)
     tables = ALL_TABLES + ["passage_links", "sentence_keys", "search_terms", "search_docs", "key_index_state"]
     assert _contents(tmp_path / "skipping" / "w.duckdb", tables)["passage_links"]
     assert _contents(tmp_path / "all.duckdb", tables) == _contents(tmp_path / "skipping" / "w.duckdb", tables)

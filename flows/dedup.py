@@ -303,8 +303,7 @@ def _held_by_several(key: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np
     packed = key.view(np.uint64) >> np.uint64(bits) << np.uint64(bits) | np.arange(len(key), dtype=np.uint64)
     packed.sort()
     high = packed >> np.uint64(bits)
-    same = high[1:] == high[:-1]
-    shared = np.r_[same, False] | np.r_[False, same]
+    shared = _repeated(high)
     at = (packed[shared] & np.uint64((1 << bits) - 1)).astype(np.int64)
     key, owner, high = key[at], owner[at], high[shared]
     if ((high[1:] == high[:-1]) & (key[1:] != key[:-1])).any():
@@ -316,9 +315,14 @@ def _held_by_several_exactly(key: np.ndarray, owner: np.ndarray) -> tuple[np.nda
     """`_held_by_several`, argsorting the keys."""
     order = np.argsort(key)
     key, owner = key[order], owner[order]
-    same = key[1:] == key[:-1]
-    shared = np.r_[same, False] | np.r_[False, same]
+    shared = _repeated(key)
     return key[shared], owner[shared]
+
+
+def _repeated(ordered: np.ndarray) -> np.ndarray:
+    """Which elements of a sorted array equal a neighbour (are there more than once)."""
+    same = ordered[1:] == ordered[:-1]
+    return np.r_[same, False] | np.r_[False, same]
 
 
 def _shared_key_pairs(key: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:

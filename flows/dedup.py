@@ -398,9 +398,9 @@ class _Shingles:
             part = pairs[start:start + _VERIFY_PAIRS]
             if not part:
                 continue
-            inter, la, lb = self._count(part)
             ha = np.fromiter((a for a, _ in part), dtype=np.int64, count=len(part))
             hb = np.fromiter((b for _, b in part), dtype=np.int64, count=len(part))
+            inter, la, lb = self._count(ha, hb)
             # `_classify` in numpy, on the same float64 arithmetic: the smaller text (then the lower hash) is the
             # candidate part, and a part's shape wins over near. test_dedup checks the two agree pair by pair.
             a_part = (la < lb) | ((la == lb) & (ha < hb))
@@ -424,12 +424,13 @@ class _Shingles:
             out += rels
         return out
 
-    def _count(self, pairs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Shingles in common for each pair, and the sizes of its two sets, counted at once: each text's distinct
-        hashes are sorted with its number, and each pair's two runs with the pair's number, so that a hash in common
-        is two equal neighbours."""
-        texts = list(dict.fromkeys(h for pair in pairs for h in pair))
-        index = {h: i for i, h in enumerate(texts)}
+    def _count(self, ha: np.ndarray, hb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Shingles in common for each pair (ha[i], hb[i]), and the sizes of its two sets, counted at once: each text's
+        distinct hashes are sorted with its number, and each pair's two runs with the pair's number, so that a hash in
+        common is two equal neighbours."""
+        n_pairs = len(ha)
+        distinct, number = np.unique(np.concatenate([ha, hb]), return_inverse=True)
+        texts = distinct.tolist()
         arrays = self._arrays(texts)
         lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
         tagged = _distinct(np.repeat(np.arange(len(texts), dtype=np.int64), lengths) << 32
@@ -437,14 +438,12 @@ class _Shingles:
         sizes = np.bincount(tagged >> 32, minlength=len(texts))
         starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
         values = tagged & 0xFFFFFFFF
-        ia = np.fromiter((index[a] for a, _ in pairs), dtype=np.int64, count=len(pairs))
-        ib = np.fromiter((index[b] for _, b in pairs), dtype=np.int64, count=len(pairs))
-        runs = np.concatenate([ia, ib])
-        pair_of = np.tile(np.arange(len(pairs), dtype=np.int64), 2)
-        take = sizes[runs]
-        first = np.repeat(starts[runs] - np.concatenate(([0], np.cumsum(take)[:-1])), take) + np.arange(int(take.sum()))
+        ia, ib = number[:n_pairs], number[n_pairs:]
+        pair_of = np.tile(np.arange(n_pairs, dtype=np.int64), 2)
+        take = sizes[number]  # each pair's a-run, then each pair's b-run
+        first = np.repeat(starts[number] - np.concatenate(([0], np.cumsum(take)[:-1])), take) + np.arange(int(take.sum()))
         joined = np.sort(np.repeat(pair_of, take) << 32 | values[first])
-        inter = np.bincount(joined[1:][joined[1:] == joined[:-1]] >> 32, minlength=len(pairs))
+        inter = np.bincount(joined[1:][joined[1:] == joined[:-1]] >> 32, minlength=n_pairs)
         self.sizes.update(zip(texts, sizes.tolist()))
         return inter, sizes[ia], sizes[ib]
 

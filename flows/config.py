@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -55,6 +56,14 @@ class MinHashConfig:
             f"minhash:{self.scheme}:{self.hash}:w{self.shingle_size}:"
             f"b{self.bands}r{self.rows}:s{self.seed}:norm1"
         )
+
+    @staticmethod
+    def banding(fingerprint: str) -> tuple[int, int]:
+        """The (bands, rows) of the recipe a `fingerprint` names."""
+        found = re.search(r":b(\d+)r(\d+):", fingerprint)
+        if found is None:
+            raise ValueError(f"{fingerprint!r} names no MinHash banding")
+        return int(found.group(1)), int(found.group(2))
 
 
 @dataclass(frozen=True)

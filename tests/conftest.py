@@ -83,7 +83,6 @@ def snapshot(db, across_runs: bool = False) -> dict[str, list]:
         "document_paragraphs": "SELECT * FROM document_paragraphs",
         "rejected_files": f"SELECT * EXCLUDE (rejected_at{run}) FROM rejected_files",
         "paragraph_fingerprints": "SELECT * FROM paragraph_fingerprints",
-        "lsh_bands": "SELECT * FROM lsh_bands",
         "passage_links": f"SELECT * {'EXCLUDE (run_id)' if across_runs else ''} FROM passage_links",
     }
     return {t: sorted(table(db, q), key=repr) for t, q in queries.items()}
@@ -100,6 +99,22 @@ def table(warehouse_path, sql: str) -> list[tuple]:
 def band_index_rows(db: Path) -> list[tuple[int, int]]:
     """Every (band_key, norm_hash) the band-key index holds (see `index_rows`)."""
     return index_rows(db)
+
+
+def stored_band_keys(db: Path) -> list[tuple[int, int]]:
+    """(band_key, norm_hash) of every band key of the stored fingerprints that have them, sorted: computed here, in
+    Python, from each stored signature with the default recipe (what the band-key index must hold)."""
+    import numpy as np
+
+    from flows.config import Settings
+    from flows.fingerprint import band_keys
+
+    rows = table(db, "SELECT norm_hash, signature FROM paragraph_fingerprints WHERE banded")
+    if not rows:
+        return []
+    matrix = np.frombuffer(b"".join(signature for _, signature in rows), "<u4").reshape(len(rows), -1)
+    keys = band_keys(matrix, Settings().minhash).tolist()
+    return sorted((key, h) for (h, _), row in zip(rows, keys) for key in row)
 
 
 def signature_index_rows(db: Path) -> list[tuple[int, bytes]]:

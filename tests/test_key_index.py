@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import band_index_rows as index_rows
-from conftest import ingest_docs, make_doc, signature_index_rows, table
+from conftest import ingest_docs, make_doc, signature_index_rows, stored_band_keys, table
 
 from flows import warehouse
 from flows.warehouse import key_index
@@ -49,17 +49,16 @@ def assert_found_again(db: Path, seed: int) -> None:
 
 
 def assert_indexes_match(db: Path) -> None:
-    assert index_rows(db) == sorted(table(db, "SELECT band_key, norm_hash FROM lsh_bands"))
+    assert index_rows(db) == stored_band_keys(db)
     assert signature_index_rows(db) == sorted(table(db, "SELECT norm_hash, signature FROM paragraph_fingerprints"))
 
 
 def joined(db: Path, keys: np.ndarray, owners: np.ndarray) -> list[tuple[int, int]]:
-    """What the index must answer, by the join it replaces."""
-    import pyarrow as pa
-
-    with warehouse.connect(db, read_only=True) as con:
-        con.register("q", pa.table({"band_key": keys, "owner": owners}))
-        return sorted(con.execute("SELECT q.owner, b.norm_hash FROM q JOIN lsh_bands b USING (band_key)").fetchall())
+    """What the index must answer: the query keys joined with the stored signatures' band keys, in Python."""
+    stored: dict[int, list[int]] = {}
+    for key, h in stored_band_keys(db):
+        stored.setdefault(key, []).append(h)
+    return sorted((owner, h) for key, owner in zip(keys.tolist(), owners.tolist()) for h in stored.get(key, []))
 
 
 def looked_up(db: Path, keys: np.ndarray, owners: np.ndarray) -> list[tuple[int, int]]:
@@ -84,7 +83,7 @@ def test_the_index_follows_every_run_and_answers_like_the_join(tmp_path: Path, s
     assert 1 <= len(manifest["segments"]) < 6
     sizes = [s["rows"] for s in manifest["segments"]]
     assert all(a >= key_index.GROWTH * b for a, b in zip(sizes, sizes[1:]))
-    stored = np.array([k for k, in table(db, "SELECT band_key FROM lsh_bands")], dtype=np.int64)
+    stored = np.array([k for k, _ in stored_band_keys(db)], dtype=np.int64)
     rng = np.random.default_rng(0)
     keys = np.concatenate([rng.choice(stored, 300), rng.integers(-2**62, 2**62, 300)])
     owners = np.arange(len(keys), dtype=np.int64)

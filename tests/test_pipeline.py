@@ -10,7 +10,7 @@ from flows import cli, warehouse
 from flows.pipeline import ingest_flow
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-CONTENT_TABLES = ["documents", "paragraphs", "document_paragraphs", "rejected_files", "paragraph_fingerprints", "lsh_bands"]
+CONTENT_TABLES = ["documents", "paragraphs", "document_paragraphs", "rejected_files", "paragraph_fingerprints"]
 
 
 def _counts(db: Path) -> dict[str, int]:

@@ -158,20 +158,25 @@ def test_an_older_warehouse_upgrades_in_place_and_keeps_every_row(tmp_path: Path
         con.execute("INSERT INTO rejected_files VALUES ('c.txt', NULL, 0, 1, 'empty file', '2025-01-01', 1)")
         con.execute("INSERT INTO paragraph_fingerprints VALUES (11, 'p1', 3, '\\x00'::BLOB, 'minhash:v1'), (12, 'p2', 2, '\\x00'::BLOB, 'minhash:v1')")
         con.execute("INSERT INTO lsh_bands VALUES (7, 11)")
-    tables = ["documents", "paragraphs", "document_paragraphs", "rejected_files", "runs", "paragraph_fingerprints", "lsh_bands"]
+    tables = ["documents", "paragraphs", "document_paragraphs", "rejected_files", "runs", "paragraph_fingerprints"]
     before = {t: sorted(table(db, f"SELECT * FROM {t}"), key=repr) for t in tables}
+    bands_before = table(db, "SELECT * FROM lsh_bands")
     assert table(db, "SELECT max(version) FROM schema_migrations") == [(1,)]
     monkeypatch.undo()
     with warehouse.connect(db):
         pass
     assert table(db, "SELECT version FROM schema_migrations ORDER BY 1") == [(v,) for v, _, _ in all_migrations]
     # Every old row is still there; columns added later take their defaults.
-    added = {"runs": "paragraphs_contained", "paragraph_fingerprints": "norm"}
+    added = {"runs": "paragraphs_contained", "paragraph_fingerprints": "norm, banded"}
     after = {t: sorted(table(db, f"SELECT * {f'EXCLUDE ({added[t]})' if t in added else ''} FROM {t}"), key=repr) for t in tables}
     assert after == before
     assert table(db, "SELECT paragraphs_contained FROM runs") == [(0,)]
     # 009: each stored variant's normalised text, from one of its occurrences.
     assert table(db, "SELECT norm_hash, norm FROM paragraph_fingerprints ORDER BY 1") == [(11, "shared paragraph text"), (12, "own text")]
+    # 011: lsh_bands is gone; a fingerprint that had band keys there is marked as having them.
+    assert bands_before == [(7, 11)]
+    assert table(db, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'lsh_bands'") == [(0,)]
+    assert table(db, "SELECT norm_hash, banded FROM paragraph_fingerprints ORDER BY 1") == [(11, True), (12, False)]
     assert table(db, "SELECT paragraph_id, n_documents, n_sites FROM duplicate_groups") == [("p1", 2, 1)]
 
 

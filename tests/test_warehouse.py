@@ -1,3 +1,4 @@
+import dataclasses
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -5,11 +6,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import band_index_rows, ingest_docs, make_doc, signature_index_rows, table
+from conftest import band_index_rows, ingest_docs, make_doc, signature_index_rows, stored_band_keys, table
 from flows import warehouse
 from flows.config import MinHashConfig, Settings
 from flows.dedup import paragraph_id_for, plan_dedup
 from flows.fingerprint import content_hash
+from flows.warehouse.key_index import BANDS, KeyIndex
 
 WIRE = [
     "The city council voted 6-1 on Monday night to approve a $14 million plan to repair the Harbor Street bridge, closed to heavy trucks since November.",
@@ -20,7 +22,7 @@ COPY = [
     "Work is expected to begin in early June and to last about 18 months, with one lane staying open in each direction.",
     "Fishing crews who use the harbor said they were relieved after months of driving their catch south.",
 ]
-ALL_TABLES = ["documents", "paragraphs", "document_paragraphs", "rejected_files", "runs", "paragraph_fingerprints", "lsh_bands"]
+ALL_TABLES = ["documents", "paragraphs", "document_paragraphs", "rejected_files", "runs", "paragraph_fingerprints"]
 
 
 def _contents(db: Path, tables: list[str] = ALL_TABLES) -> dict[str, list]:
@@ -75,7 +77,7 @@ def test_the_paragraph_ids_that_runs_update_are_stored_uncompressed(tmp_path: Pa
     with warehouse.connect(db) as con:
         con.execute("""INSERT INTO document_paragraphs SELECT 'd' || i // 20, i % 20, md5(i::VARCHAR)[:16], 'text ' || i,
                            'new', 1.0, i FROM range(5000) r(i)""")
-        con.execute("""INSERT INTO paragraph_fingerprints SELECT i, md5(i::VARCHAR)[:16], 8, '\\x00'::BLOB, 'm', 'text ' || i
+        con.execute("""INSERT INTO paragraph_fingerprints SELECT i, md5(i::VARCHAR)[:16], 8, '\\x00'::BLOB, 'm', 'text ' || i, true
                        FROM range(5000) r(i)""")
         con.execute("CHECKPOINT")
         stored = con.execute("""SELECT table_name, list(DISTINCT compression ORDER BY compression) FROM (
@@ -136,24 +138,79 @@ def test_a_new_run_links_to_stored_paragraphs_without_refingerprinting_them(tmp_
     assert table(db, "SELECT count(*) FROM paragraph_fingerprints")[0][0] == 4
 
 
-def test_a_warehouse_from_before_stored_norms_gets_them_and_still_matches(tmp_path: Path):
+def _as_schema(version: int, source: Path, db: Path, monkeypatch) -> None:
+    """A warehouse at schema `version` holding what `source` holds: every column the two schemas share and, before
+    011, the band keys of its signatures in lsh_bands, as docdedup wrote them then."""
+    keys = stored_band_keys(source)
+    every = warehouse.migrations()
+    monkeypatch.setattr(warehouse.connection, "migrations", lambda: [m for m in every if m[0] <= version])
+    with warehouse.connect(db) as con:
+        con.execute(f"ATTACH '{source}' AS src (READ_ONLY)")
+        names = [n for n, in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'src'").fetchall()]
+        for name in names:
+            if name in ("schema_migrations", "key_index_state"):
+                continue
+            ours = {c for c, in con.execute(f"SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() AND table_name = '{name}'").fetchall()}
+            theirs = [c for c, in con.execute(f"SELECT column_name FROM information_schema.columns WHERE table_catalog = 'src' AND table_name = '{name}' ORDER BY ordinal_position").fetchall()]
+            if ours:
+                shared = ", ".join(c for c in theirs if c in ours)
+                con.execute(f"INSERT INTO {name} ({shared}) SELECT {shared} FROM src.{name}")
+        con.execute("DETACH src")
+        if version < 11:
+            import pyarrow as pa
+
+            con.register("keys", pa.table({"band_key": [k for k, _ in keys], "norm_hash": [h for _, h in keys]}))
+            con.execute("INSERT INTO lsh_bands SELECT * FROM keys")
+            con.execute("UPDATE key_index_state SET n_rows = (SELECT count(*) FROM lsh_bands) WHERE table_name = 'lsh_bands'")
+    monkeypatch.undo()
+
+
+def test_a_warehouse_from_before_stored_norms_gets_them_and_still_matches(tmp_path: Path, monkeypatch):
     # 009_stored_norms.sql fills paragraph_fingerprints.norm for the variants stored before it, with the text a run
     # would have written, and later runs verify their candidates against it.
-    db = tmp_path / "w.duckdb"
+    source, db = tmp_path / "source.duckdb", tmp_path / "w.duckdb"
     wire = WIRE + ["L’équipe de «Médecins» a dit — mardi — qu’elle ÉTUDIERAIT le pont ﬁnancé par la ville de Zürich."]
-    ingest_docs(db, [make_doc("wire.txt", wire, published=datetime(2025, 3, 4))])
-    written = table(db, "SELECT norm_hash, norm FROM paragraph_fingerprints ORDER BY 1")
+    ingest_docs(source, [make_doc("wire.txt", wire, published=datetime(2025, 3, 4))])
+    written = table(source, "SELECT norm_hash, norm FROM paragraph_fingerprints ORDER BY 1")
     assert len(written) == 3 and all(h == content_hash(n) for h, n in written)
-    # The warehouse as schema 008 left it.
-    con = duckdb.connect(str(db))
-    con.execute("ALTER TABLE paragraph_fingerprints DROP COLUMN norm")
-    con.execute("DELETE FROM schema_migrations WHERE version = 9")
-    con.close()
+    _as_schema(8, source, db, monkeypatch)
+    assert "norm" not in {c for c, in table(db, "SELECT column_name FROM information_schema.columns WHERE table_name = 'paragraph_fingerprints'")}
     with warehouse.connect(db):
         pass
     assert table(db, "SELECT norm_hash, norm FROM paragraph_fingerprints ORDER BY 1") == written
     summary = ingest_docs(db, [make_doc("copy.txt", COPY, published=datetime(2025, 3, 5))])
     assert (summary["paragraphs_exact"], summary["paragraphs_near"], summary["paragraphs_new"]) == (1, 1, 1)
+    assert_consistent(db)
+
+
+def test_a_warehouse_from_before_computed_band_keys_keeps_its_index_and_matches(tmp_path: Path, monkeypatch):
+    # 011_band_keys_from_signatures.sql drops lsh_bands and keeps, per fingerprint, whether it had band keys there.
+    source, db = tmp_path / "source.duckdb", tmp_path / "w.duckdb"
+    short = "Council votes."  # too short for band keys
+    ingest_docs(source, [make_doc("wire.txt", WIRE + [short], published=datetime(2025, 3, 4))])
+    _as_schema(10, source, db, monkeypatch)
+    # The index beside the old warehouse, built from its lsh_bands as docdedup did then.
+    every = warehouse.migrations()
+    monkeypatch.setattr(warehouse.connection, "migrations", lambda: [m for m in every if m[0] <= 10])
+    with warehouse.connect(db) as con:
+        before = dataclasses.replace(BANDS, source="SELECT band_key, norm_hash FROM lsh_bands ORDER BY band_key")
+        KeyIndex(Path(f"{db}{BANDS.suffix}"), before).current(con)
+    monkeypatch.undo()
+    old_bands = sorted(table(db, "SELECT band_key, norm_hash FROM lsh_bands"))
+    assert old_bands == stored_band_keys(source) and len(old_bands) == 2 * 46
+    manifest = (Path(f"{db}.bands") / "manifest.json").read_text()
+    with warehouse.connect(db):
+        pass
+    assert table(db, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'lsh_bands'") == [(0,)]
+    assert table(db, "SELECT norm_hash, banded FROM paragraph_fingerprints ORDER BY 1") == \
+        table(source, "SELECT norm_hash, banded FROM paragraph_fingerprints ORDER BY 1")
+    assert sorted(b for _, b in table(db, "SELECT norm_hash, banded FROM paragraph_fingerprints")) == [False, True, True]
+    # The band keys did not change: the index built before the upgrade is still current, and holds them.
+    assert (Path(f"{db}.bands") / "manifest.json").read_text() == manifest
+    assert band_index_rows(db) == old_bands == stored_band_keys(db)
+    summary = ingest_docs(db, [make_doc("copy.txt", COPY, published=datetime(2025, 3, 5))])
+    assert (summary["paragraphs_exact"], summary["paragraphs_near"], summary["paragraphs_new"]) == (1, 1, 1)
+    assert_consistent(db)
 
 
 def test_an_earlier_original_arriving_later_becomes_canonical_as_if_loaded_together(tmp_path: Path):
@@ -275,8 +332,11 @@ def assert_consistent(db: Path) -> None:
                                       SELECT paragraph_id, unnest(search_terms_of(text)) AS term FROM paragraphs)
                                   GROUP BY ALL ORDER BY ALL""")
     assert table(db, "SELECT count(*) FROM search_docs d WHERE n_terms <> (SELECT coalesce(sum(tf), 0) FROM search_terms t WHERE t.paragraph_id = d.paragraph_id)") == [(0,)]
-    # The band-key and signature indexes beside the warehouse hold exactly their tables, at their current states.
-    bands = sorted(table(db, "SELECT band_key, norm_hash FROM lsh_bands"))
+    # A fingerprint has band keys when its text is long enough for near matching (the default min_words).
+    assert table(db, "SELECT count(*) FROM paragraph_fingerprints WHERE banded <> (n_words >= 6)") == [(0,)]
+    # The band-key and signature indexes beside the warehouse hold exactly the keys of the stored signatures and
+    # the signatures, at their current states.
+    bands = stored_band_keys(db)
     if bands or Path(f"{db}.bands").exists():
         assert band_index_rows(db) == bands
     signatures = sorted(table(db, "SELECT norm_hash, signature FROM paragraph_fingerprints"))
@@ -385,10 +445,9 @@ def test_a_stored_band_only_hit_whose_signature_barely_agrees_is_not_fetched(tmp
 
     db = tmp_path / "w.duckdb"
     ingest_docs(db, [make_doc("wire.txt", WIRE)])
+    band_key, stored_hash = stored_band_keys(db)[0]
     with warehouse.connect(db, read_only=True) as con:
-        stored_hash, band_key, signature = con.execute(
-            """SELECT f.norm_hash, b.band_key, f.signature FROM paragraph_fingerprints f JOIN lsh_bands b USING (norm_hash)
-               LIMIT 1""").fetchone()
+        signature, = con.execute("SELECT signature FROM paragraph_fingerprints WHERE norm_hash = ?", [stored_hash]).fetchone()
         stored_sig = np.frombuffer(signature, "<u4")
         # A new paragraph holding the same band key: agreeing on that band only, or on the whole signature.
         chance = stored_sig + np.uint32(1)

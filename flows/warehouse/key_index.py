@@ -1,21 +1,22 @@
 """Key index: the warehouse's LSH band keys, sorted in files beside it and looked up by binary search.
 
 Candidate search asks which stored paragraphs share a band key with the new ones. In DuckDB that is a
-hash join reading every row of `lsh_bands` (41 million at a million paragraphs), however small the run:
-DuckDB uses no index for a join, and an ART index on the table would be rewritten whole at every
-checkpoint (see 006_lean_keys.sql). So the keys are also kept beside the warehouse, in
+hash join reading every band key of the warehouse (41 million at a million paragraphs), however small the
+run: DuckDB uses no index for a join, and an ART index on a table of keys would be rewritten whole at every
+checkpoint (see 006_lean_keys.sql). So the keys are kept beside the warehouse, in
 `<warehouse>.bands/`, as a few sorted runs ("segments") of (band_key, norm_hash). A lookup
 binary-searches each segment for the run's keys and reads only the pages it lands on, so its cost
-follows the run, not the warehouse.
+follows the run, not the warehouse. No table holds the band keys (011_band_keys_from_signatures.sql): each is a
+hash of its stored signature's values, computed again by `band_key_lists` when the index is rebuilt.
 
-The table stays the truth; the index is a copy of it, checked before every use:
-- `key_index_state` (007_key_index.sql) holds the table's row count and a token, and every batch that
+The warehouse stays the truth; the index is a copy of what its `source` query gives, checked before every use:
+- `key_index_state` (007_key_index.sql) holds the row count of the source and a token, and every batch that
   adds keys changes both in its own transaction; the index's manifest records the state it holds.
 - A batch writes its keys as a pending segment before it commits (`stage`); after the commit, `publish`
   adds that segment to the manifest when it is exactly the step from the manifest's state to the table's.
 - Anything else (a crash between commit and publish, a warehouse restored from a backup, a deleted or
-  damaged folder) leaves the two states different, and the next lookup rebuilds the index from the table
-  (a sort in DuckDB, about 10 s for 41 million keys).
+  damaged folder) leaves the two states different, and the next lookup rebuilds the index from the warehouse
+  (a sort in DuckDB: 11.4 s for the 41 million keys of a million signatures).
 Segments merge as they accumulate (each holds at most a quarter of the rows of the one before it), so a lookup reads
 a handful. Segments are mapped a slice at a time, so memory stays bounded however large they grow.
 
@@ -49,19 +50,23 @@ GROWTH = 4
 
 @dataclass(frozen=True)
 class Spec:
-    """What an index copies: `table`'s int64 `key` column, sorted, each with its row's `value` (an int64, or a BLOB of
-    `dtype` elements, all of one length), in files `<warehouse><suffix>/<segment>.keys` and `.owners`."""
+    """What an index copies: the rows of `source`, an int64 key, sorted, each with its value (an int64, or a BLOB of
+    `dtype` elements, all of one length), in files `<warehouse><suffix>/<segment>.keys` and `.owners`. `table` names
+    its state in key_index_state."""
 
     table: str
-    key: str
-    value: str
+    source: str  # SELECT key, value ... ORDER BY key
     dtype: str
     suffix: str
     value_bytes: int = 8  # the most a value takes: sizes the batches a rebuild reads
 
 
-BANDS = Spec("lsh_bands", "band_key", "norm_hash", "<i8", ".bands")
-SIGNATURES = Spec("paragraph_fingerprints", "norm_hash", "signature", "<u4", ".signatures", value_bytes=4096)
+# The band keys of every fingerprint long enough for near matching, computed again from its signature (011): no table
+# holds them. The state keeps the name of the table they were once copied from.
+BANDS = Spec("lsh_bands", """SELECT unnest(docdedup_band_keys(signature, minhash_config)) AS band_key, norm_hash
+                              FROM paragraph_fingerprints WHERE banded ORDER BY band_key""", "<i8", ".bands")
+SIGNATURES = Spec("paragraph_fingerprints", "SELECT norm_hash, signature FROM paragraph_fingerprints ORDER BY norm_hash",
+                  "<u4", ".signatures", value_bytes=4096)
 # Every index kept beside a warehouse.
 INDEXES = (BANDS, SIGNATURES)
 
@@ -135,6 +140,36 @@ def column_values(column, dtype: str) -> np.ndarray:
     return data.view(dtype).reshape(len(column), width)
 
 
+def band_key_lists(signatures, recipes) -> "pa.Array":
+    """docdedup_band_keys(signature, minhash_config) over one vector of rows: each signature's LSH band keys (a list),
+    as flows.fingerprint.band_keys made them when the paragraph was fingerprinted."""
+    import pyarrow as pa
+
+    from flows.config import MinHashConfig
+    from flows.fingerprint import band_keys
+
+    if isinstance(signatures, pa.ChunkedArray):
+        signatures = signatures.combine_chunks()
+    kinds = set(recipes.to_pylist())
+    if len(kinds) > 1:
+        raise ValueError(f"signatures of several MinHash recipes: {sorted(kinds)}")
+    bands, rows = MinHashConfig.banding(kinds.pop()) if kinds else (0, 0)
+    matrix = column_values(signatures, "<u4")
+    if len(matrix) and matrix.shape[1] < bands * rows:
+        raise ValueError(f"signatures of {matrix.shape[1]} values are too short for {bands} bands of {rows} rows")
+    keys = band_keys(matrix, MinHashConfig(bands=bands, rows=rows)) if len(matrix) else np.zeros((0, 0), np.int64)
+    offsets = np.arange(len(matrix) + 1, dtype=np.int32) * bands
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(keys.ravel(), pa.int64()))
+
+
+def register_functions(con: duckdb.DuckDBPyConnection) -> None:
+    """The SQL functions the indexes' sources call: docdedup_band_keys (`band_key_lists`)."""
+    with suppress(duckdb.InvalidInputException):
+        con.remove_function("docdedup_band_keys")
+    con.create_function("docdedup_band_keys", band_key_lists, [duckdb.sqltype("BLOB"), duckdb.sqltype("VARCHAR")],
+                        duckdb.sqltype("BIGINT[]"), type="arrow", side_effects=False)
+
+
 class KeyIndex:
     """The index of one warehouse's `spec` (see the module docstring)."""
 
@@ -198,15 +233,15 @@ class KeyIndex:
         return self.rebuild(con)
 
     def rebuild(self, con: duckdb.DuckDBPyConnection) -> dict:
-        """Sort the table's keys into one segment (DuckDB's sort, within its memory limit) and record its state."""
+        """Sort the keys of `spec.source` into one segment (DuckDB's sort, within its memory limit) and record its state."""
         spec = self.spec
         self.folder.mkdir(parents=True, exist_ok=True)
         self.invalidate()
         name = uuid.uuid4().hex
         keys_path, owners_path = self._files(name)
         rows, width = 0, 1
-        reader = con.execute(f"SELECT {spec.key}, {spec.value} FROM {spec.table} ORDER BY {spec.key}").to_arrow_reader(
-            max(1, SLICE_ROWS * 8 // spec.value_bytes))
+        register_functions(con)
+        reader = con.execute(spec.source).to_arrow_reader(max(1, SLICE_ROWS * 8 // spec.value_bytes))
         batches = (batch for batch in reader if batch.num_rows)
         first = next(batches, None)
         if first is not None:  # an empty table (a new warehouse's) is an index of no segment: no files to write
@@ -214,7 +249,7 @@ class KeyIndex:
                 for batch in itertools.chain([first], batches):
                     values = column_values(batch.column(1), spec.dtype)
                     if rows and values.ndim == 2 and values.shape[1] != width:
-                        raise ValueError(f"{spec.table}.{spec.value} holds values of different lengths")
+                        raise ValueError(f"the values of {spec.table}'s index have different lengths")
                     width = values.shape[1] if values.ndim == 2 else 1
                     batch.column(0).to_numpy().astype("<i8", copy=False).tofile(fk)
                     values.tofile(fo)

@@ -36,7 +36,7 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], flo
         return stored
     hashes = pa.table({"norm_hash": pa.array([v.norm_hash for v in variants], pa.int64())})
     con.register("new_hashes", hashes)
-    # Band keys: looked up in the sorted index beside the warehouse (key_index), not joined with all of lsh_bands.
+    # Band keys: looked up in the sorted index beside the warehouse (key_index), not joined with all of them.
     new_of, stored_of = index_of(con, BANDS).lookup(con, *key_owners(variants, "band_keys"))
     con.register("band_hits", pa.table({"norm_hash": new_of, "stored_hash": stored_of}))
     con.register("new_sentences", _key_table(variants, "sentence_keys", "sentence_key"))
@@ -209,9 +209,9 @@ def write_batch(
     try:
         # The batch's band keys and signatures, as their indexes' pending segments; the tables' new states go in
         # this transaction.
-        if tables["t_bands"].num_rows:
-            bands = tables["t_bands"]
-            _stage(con, BANDS, bands["band_key"].to_numpy(), bands["norm_hash"].to_numpy())
+        band_keys, band_owners = key_owners(Variants.of(plan.new_variants), "band_keys")
+        if len(band_keys):
+            _stage(con, BANDS, band_keys, band_owners)
         if tables["t_fp"].num_rows:
             fp = tables["t_fp"]
             signatures = column_values(fp["signature"].combine_chunks(), SIGNATURES.dtype)
@@ -316,8 +316,8 @@ def _batch_tables(documents, plan: DedupPlan, rejections, unchanged) -> dict[str
             "n_words": pa.array([v.n_words for v in new], pa.int32()),
             "signature": _blobs(new.signature_matrix()),
             "norm": pa.array([v.norm for v in new], pa.string()),
+            "banded": pa.array([v.band_keys is not None for v in new], pa.bool_()),
         }),
-        "t_bands": _key_table(new, "band_keys", "band_key"),
         "t_sentences": _key_table(new, "sentence_keys", "sentence_key"),
         "t_links": _arrow(plan.links, ["paragraph_id", "whole_paragraph_id", "containment"],
                           {"paragraph_id": pa.string(), "whole_paragraph_id": pa.string(), "containment": pa.float64()}),
@@ -387,9 +387,8 @@ _BATCH_SQL: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ("""UPDATE paragraph_fingerprints f SET paragraph_id = vc.paragraph_id FROM t_vc vc
         WHERE f.norm_hash = vc.norm_hash AND f.paragraph_id <> vc.paragraph_id""", (), ("t_vc",)),
     ("""INSERT INTO paragraph_fingerprints BY NAME
-        SELECT fp.norm_hash, vc.paragraph_id, fp.n_words, fp.signature, ?::VARCHAR AS minhash_config, fp.norm
+        SELECT fp.norm_hash, vc.paragraph_id, fp.n_words, fp.signature, ?::VARCHAR AS minhash_config, fp.norm, fp.banded
         FROM t_fp fp JOIN t_vc vc USING (norm_hash)""", ("minhash_config",), ("t_fp",)),
-    ("INSERT INTO lsh_bands SELECT band_key, norm_hash FROM t_bands", (), ("t_bands",)),
     ("INSERT INTO sentence_keys SELECT sentence_key, norm_hash FROM t_sentences", (), ("t_sentences",)),
     # The search index follows the passages this batch created or retired. A stored passage keeps its text
     # (see ParagraphRow.known), so its terms stay; a retired passage leaves search_docs, which every search

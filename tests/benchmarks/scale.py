@@ -23,7 +23,7 @@ is the whole one.
 same `docdedup run` of F new files into it and into an empty warehouse (a fresh one of each every
 round, the order alternating). `lookup` times candidate search's
 band-key lookup for runs of several sizes into such a warehouse: the sorted index beside it against the
-hash join with all of lsh_bands that it replaced. `memory` runs `docdedup run`
+hash join with a table of all band keys that it replaced. `memory` runs `docdedup run`
 over F generated files in a child process and reports its peak resident memory.
 """
 
@@ -304,7 +304,8 @@ def cmd_incremental(args) -> None:
 
 def cmd_lookup(args) -> None:
     """Candidate search's band-key lookup for runs of several sizes into a large warehouse: the sorted index beside
-    it (flows/warehouse/key_index.py) against the hash join with lsh_bands that it replaced, same keys, same hits."""
+    it (flows/warehouse/key_index.py) against the hash join with a table of all band keys that it replaced (lsh_bands,
+    which warehouses held before 011_band_keys_from_signatures.sql: made again here, untimed), same keys, same hits."""
     import pyarrow as pa
 
     from flows import warehouse
@@ -318,12 +319,13 @@ def cmd_lookup(args) -> None:
         else:
             build_warehouse(db, args.paragraphs, settings)
         with warehouse.connect(db) as con:
-            held = con.execute("SELECT count(*) FROM lsh_bands").fetchone()[0]
             index = warehouse.index_of(con, warehouse.key_index.BANDS)
             t = time.perf_counter()
             manifest = index.current(con)
-            print(f"{held:,} band keys; index built in {time.perf_counter() - t:.1f} s "
-                  f"({sum(s['rows'] for s in manifest['segments']) * 16 / 2**20:,.0f} MiB)")
+            held = sum(s['rows'] for s in manifest['segments'])
+            print(f"{held:,} band keys; index built in {time.perf_counter() - t:.1f} s ({held * 16 / 2**20:,.0f} MiB)")
+            warehouse.key_index.register_functions(con)
+            con.execute("CREATE TABLE lsh_bands AS " + warehouse.key_index.BANDS.source.rsplit("ORDER BY", 1)[0])
             new = next(synthetic_documents(25 * max(args.documents), seed=99, settings=settings))
             for n in args.documents:
                 _, variants = collect_batch(new[:n], 0, settings)

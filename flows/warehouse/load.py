@@ -240,7 +240,9 @@ def _in_slices(table: pa.Table) -> pa.Table:
 
 def _stage(con: duckdb.DuckDBPyConnection, spec: Spec, keys: np.ndarray, values: np.ndarray) -> None:
     state = index_of(con, spec).stage(con, keys, values)
-    con.execute("UPDATE key_index_state SET n_rows = ?, token = ? WHERE table_name = ?", [state.rows, state.token, spec.table])
+    # Literals, not query parameters (see key_index.table_state): a count, a hex token and a constant name.
+    con.execute(f"UPDATE key_index_state SET n_rows = {int(state.rows)}, token = '{state.token}' "
+                f"WHERE table_name = '{spec.table}'")
 
 
 def finish_run(con: duckdb.DuckDBPyConnection, run: RunRecord, counts: Counter) -> dict[str, int]:

@@ -89,6 +89,20 @@ def test_the_paragraph_ids_that_runs_update_are_stored_uncompressed(tmp_path: Pa
     assert stored == [("document_paragraphs", ["Uncompressed"]), ("paragraph_fingerprints", ["Uncompressed"])]
 
 
+def test_signatures_and_norms_are_stored_without_a_compression_analysis(tmp_path: Path):
+    # 011: random bytes and texts each held once; rows repeated here, which DuckDB would otherwise compress.
+    db = tmp_path / "w.duckdb"
+    with warehouse.connect(db) as con:
+        con.execute("""INSERT INTO paragraph_fingerprints SELECT i, md5(i::VARCHAR)[:16], 8, '\\x00\\x01'::BLOB, 'm',
+                           'text ' || (i % 3), true FROM range(5000) r(i)""")
+        con.execute("CHECKPOINT")
+        stored = con.execute("""SELECT column_name, list(DISTINCT compression ORDER BY compression)
+                                FROM pragma_storage_info('paragraph_fingerprints')
+                                WHERE column_name IN ('signature', 'norm', 'n_words') AND segment_type <> 'VALIDITY'
+                                GROUP BY ALL ORDER BY ALL""").fetchall()
+    assert stored == [("n_words", ["Constant"]), ("norm", ["Uncompressed"]), ("signature", ["Uncompressed"])]
+
+
 def test_a_writing_connection_stores_new_text_without_fsst(tmp_path: Path):
     # connection.NO_COMPRESSION: FSST's analysis was the dearest part of a run's checkpoint.
     rows = """SELECT 'd' || i // 20, i % 20, md5(i::VARCHAR)[:16],

@@ -258,6 +258,8 @@ def _flow_seconds(raw: Path, db: Path) -> float:
 
 
 def cmd_incremental(args) -> None:
+    # Offline, Prefect's telemetry fails loudly inside the test server (as the CLI and the tests, switched off).
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from prefect.testing.utilities import prefect_test_harness
 
     from flows import warehouse

@@ -169,3 +169,22 @@ def test_signatures_are_looked_up_as_the_table_holds_them(tmp_path: Path, small_
         keys, rows = warehouse.load.index_of(con, SIGNATURES).lookup(con, wanted, wanted)
     assert rows.dtype == np.dtype("<u4") and rows.shape == (len(wanted) - 2, 138)
     assert {k: r.tobytes() for k, r in zip(keys.tolist(), rows)} == {h: stored[h] for h in sorted(stored)[::2]}
+
+
+def test_band_keys_are_computed_again_from_signatures_as_fingerprinting_made_them():
+    import pyarrow as pa
+
+    from flows.config import MinHashConfig
+    from flows.fingerprint import fingerprint_paragraphs
+    from flows.warehouse.load import _blobs
+
+    cfg = MinHashConfig()
+    fp = fingerprint_paragraphs([p.rstrip(".") for p in texts(3)[0]] + ["river bridge vote"], cfg)
+    recipes = pa.array([cfg.fingerprint()] * len(fp.signatures))
+    lists = key_index.band_key_lists(pa.chunked_array([_blobs(fp.signatures)]), recipes)
+    assert lists.to_pylist() == fp.band_keys.tolist() and len(lists[0]) == cfg.bands
+    assert key_index.band_key_lists(_blobs(fp.signatures[:0]), recipes[:0]).to_pylist() == []
+    with pytest.raises(ValueError, match="several MinHash recipes"):
+        key_index.band_key_lists(_blobs(fp.signatures[:2]), pa.array([cfg.fingerprint(), MinHashConfig(seed=2).fingerprint()]))
+    with pytest.raises(ValueError, match="too short"):
+        key_index.band_key_lists(_blobs(fp.signatures[:, :9]), recipes)

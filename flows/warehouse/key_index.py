@@ -140,7 +140,7 @@ def column_values(column, dtype: str) -> np.ndarray:
     return data.view(dtype).reshape(len(column), width)
 
 
-def band_key_lists(signatures, recipes) -> "pa.Array":
+def band_key_lists(signatures, recipes) -> pa.Array:
     """docdedup_band_keys(signature, minhash_config) over one vector of rows: each signature's LSH band keys (a list),
     as flows.fingerprint.band_keys made them when the paragraph was fingerprinted."""
     import pyarrow as pa

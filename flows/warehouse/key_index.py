@@ -39,6 +39,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 
 FORMAT = 1
 # Rows of a segment mapped at once by a lookup or a merge (8 MB of keys and 8 MB of owners; for wider values, as many
@@ -125,8 +126,6 @@ def _mapped(path: Path, start: int, stop: int, dtype: str = "<i8", width: int = 
 
 def column_values(column, dtype: str) -> np.ndarray:
     """An Arrow column of the table's values as a numpy array: int64 as it is, BLOBs of one length as a matrix."""
-    import pyarrow as pa
-
     if not (pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type)):
         return column.to_numpy().astype(dtype, copy=False)
     offset_type = np.int64 if pa.types.is_large_binary(column.type) else np.int32
@@ -142,9 +141,8 @@ def column_values(column, dtype: str) -> np.ndarray:
 
 def band_key_lists(signatures, recipes) -> pa.Array:
     """docdedup_band_keys(signature, minhash_config) over one vector of rows: each signature's LSH band keys (a list),
-    as flows.fingerprint.band_keys made them when the paragraph was fingerprinted."""
-    import pyarrow as pa
-
+    as flows.fingerprint.band_keys made them when the paragraph was fingerprinted. (DuckDB's create_function evaluates
+    the annotations: `pa` must be a name of the module.)"""
     from flows.config import MinHashConfig
     from flows.fingerprint import band_keys
 

@@ -24,7 +24,7 @@ from flows.dedup import (DedupPlan, NewVariant, Signatures, Stored, StoredCluste
 from flows.discover import Rejection
 from flows.read import Unchanged
 from flows.warehouse.connection import WarehouseError, _now, insert_rows
-from flows.warehouse.key_index import BANDS, INDEXES, SIGNATURES, KeyIndex, Spec, column_values, folder_of
+from flows.warehouse.key_index import BANDS, INDEXES, SIGNATURES, KeyIndex, Spec, folder_of
 
 
 @without_cycle_collection
@@ -209,13 +209,13 @@ def write_batch(
     try:
         # The batch's band keys and signatures, as their indexes' pending segments; the tables' new states go in
         # this transaction.
-        band_keys, band_owners = key_owners(Variants.of(plan.new_variants), "band_keys")
+        # Both from the batch's own arrays (made once, see Variants), not read back from the tables made of them.
+        new = Variants.of(plan.new_variants)
+        band_keys, band_owners = key_owners(new, "band_keys")
         if len(band_keys):
             _stage(con, BANDS, band_keys, band_owners)
-        if tables["t_fp"].num_rows:
-            fp = tables["t_fp"]
-            signatures = column_values(fp["signature"].combine_chunks(), SIGNATURES.dtype)
-            _stage(con, SIGNATURES, fp["norm_hash"].to_numpy(), signatures)
+        if len(new):
+            _stage(con, SIGNATURES, new.hashes(), new.signature_matrix())
         rows = {name: table.num_rows for name, table in tables.items()}
         rows["t_par_known"] = sum(p.known for p in plan.paragraphs)
         for sql, params, needs in _BATCH_SQL:

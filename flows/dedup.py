@@ -1,37 +1,45 @@
-"""Dedup: exact and near-duplicate matching of new paragraphs against each other and the warehouse.
+"""Dedup: exact and near-duplicate matching of new paragraphs against each other and the stored passages.
 
 Pure functions: the warehouse module fetches what is already stored (`Stored`), `plan_dedup`
-decides, the warehouse module writes the `DedupPlan`.
+decides, the warehouse module writes the `DedupPlan`. The steps, top to bottom:
 
-Candidates come from shared LSH band keys and shared sentences; each is verified on the two texts'
-sets of word-shingle hashes (the 32-bit hashes their signatures are made from: two distinct shingles
-share one with probability 2^-32) and classed as
-- near: Jaccard similarity >= threshold (and not shaped like a part of the other), or
-- contained: at least `containment` of the smaller's shingles are in the larger, which is at
-  least 1/`part_ratio` times its size (a paragraph split in two, or two merged into one).
-Near pairs are joined transitively (union-find). A later paragraph contained in an earlier passage
-joins it as `contained` (a split); an earlier passage contained in a later paragraph is the same
-passage with a sentence added when it is the only one, and is linked (`passage_links`), not
-joined, when the later paragraph contains several passages (a merge): merged paragraphs never
-bridge two passages, neither through the passages inside them nor through their near-duplicates
-(`_bridging`). Each cluster's canonical paragraph is the occurrence with the smallest order
-key (earliest published, earliest run, source path, position), so the result does not depend on
-the order in which files, chunks or workers were processed.
+1. candidates (`find_candidates`): new texts sharing an LSH band key or a sentence with each other, and
+   with the canonical text of each stored passage they hit; a text already stored is in its passage by
+   its hash and is never verified again.
+2. verify (`verify_candidates`): each candidate pair on the two texts' sets of word-shingle hashes
+   (the 32-bit hashes their signatures are made from): near when Jaccard >= threshold and neither is
+   shaped like a part of the other; contained when at least `containment` of the smaller's shingles
+   are in the larger, which is at least 1/`part_ratio` times its size.
+3. cluster (`cluster_duplicates`), the leader rule: texts are placed one by one in the order of their
+   first appearance (earliest published, earliest run, source path, position). A text joins the
+   passage of an earlier *leader* it is near, or is a piece of, or is the only passage inside; a text
+   holding two or more unrelated leaders is a merge, linked to each and joining none; any other text
+   leads a new passage. Why it cannot chain: a text only ever joins a leader, and a leader is a text
+   that joined nothing, so every member is related to its passage's own first text. With Jaccard
+   distance d = 1 - J (a metric), members of one passage lie within 1 - threshold of the leader, hence
+   within 2 (1 - threshold) of each other, however many copies there are; union-find over every
+   verified pair had no such bound (A near B near C made one passage of A and C, a merged paragraph
+   made one of its two halves).
+4. canonical: the passage's occurrence with the smallest order key, which is its leader's first
+   occurrence; so the result does not depend on the order of files, chunks, workers or batches. A
+   stored passage whose leader an earlier text displaces is reopened and its variants placed again.
+5. plan: plain rows for the warehouse to write.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 from flows.config import Settings
-from flows.fingerprint import shingle_arrays
+from flows.fingerprint import fingerprint_paragraphs, shingle_arrays
 
 # Published-date stand-in for undated documents: they sort after every dated one.
 UNDATED = datetime.max
@@ -125,6 +133,15 @@ class StoredCluster(NamedTuple):
     variants: dict[int, str]
 
 
+class Member(NamedTuple):
+    """A stored variant's first occurrence: what a reopened passage's variant is placed and named by."""
+
+    order: OrderKey
+    doc_id: str
+    position: int
+    text: str
+
+
 @dataclass
 class Stored:
     """What the warehouse already holds that this run's paragraphs could match."""
@@ -135,6 +152,11 @@ class Stored:
     clusters: dict[str, StoredCluster] = field(default_factory=dict)
     # whole paragraph_id -> paragraph_ids already linked as its parts (passage_links)
     parts: dict[str, set[str]] = field(default_factory=dict)
+    # Reopened passages (placed again): paragraph_id -> each variant's first occurrence
+    members: dict[str, dict[int, Member]] = field(default_factory=dict)
+    # Fetches `members` of more passages; bound to the warehouse by its fetch (None: passages are never reopened,
+    # a displaced leader's passage follows it whole).
+    fetch_members: Callable[[list[str]], dict[str, dict[int, Member]]] | None = None
 
 
 class ParagraphRow(NamedTuple):
@@ -269,16 +291,20 @@ def _agree(a: np.ndarray, b: np.ndarray, floor: float) -> np.ndarray:
     return (a == b).mean(axis=1) >= floor
 
 
-def candidate_pairs(variants: list[NewVariant], floor: float = 0.0) -> list[tuple[int, int]]:
-    """Pairs of new variants (norm hashes, ascending) worth verifying: those sharing a sentence, and those sharing
-    an LSH band key whose signatures agree on at least `floor` of their values (see `agreeing`). Sorted, distinct.
+def candidate_pairs(variants: list[NewVariant], floor: float = 0.0,
+                    rank: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """Pairs of new variants (norm hashes) worth verifying: those sharing a sentence, and those sharing an LSH band
+    key whose signatures agree on at least `floor` of their values (see `agreeing`). Distinct, each pair (lower,
+    higher) in `rank` (one distinct integer per variant; default: the rank of its hash) and sorted by it.
 
-    Variants are numbered by the rank of their hash and a pair is one integer, lower rank * n + higher rank, so
-    that pairs are found, deduplicated, filtered and sorted in numpy; only the pairs that remain become tuples."""
+    A bucket too large for all its pairs is compared as a star around its lowest-ranked variant: ranked by first
+    appearance, that is the earliest text, the one a passage is matched against (`cluster_duplicates`).
+    Variants are numbered by rank and a pair is one integer, lower rank * n + higher rank, so that pairs are found,
+    deduplicated, filtered and sorted in numpy; only the pairs that remain become tuples."""
     variants = Variants.of(variants)
     n = len(variants)
     hashes = variants.hashes()
-    by_rank = np.argsort(hashes, kind="stable")
+    by_rank = np.argsort(hashes if rank is None else rank, kind="stable")
     rank = np.empty(n, dtype=np.int64)
     rank[by_rank] = np.arange(n)
     sentences = _shared_key_pairs(*key_owners(variants, "sentence_keys", rank), n)
@@ -287,7 +313,7 @@ def candidate_pairs(variants: list[NewVariant], floor: float = 0.0) -> list[tupl
         signatures = variants.signature_matrix()
         low, high = by_rank[banded // n], by_rank[banded % n]
         banded = banded[_agree(signatures[low], signatures[high], floor)]
-    codes = np.sort(np.concatenate([sentences, banded]))  # two disjoint sets: by rank, so by hash
+    codes = np.sort(np.concatenate([sentences, banded]))  # two disjoint sets
     ordered = hashes[by_rank]
     return list(zip(ordered[codes // n].tolist(), ordered[codes % n].tolist()))
 
@@ -500,77 +526,6 @@ class _Shingles:
         return "near", inter / union if union else 1.0
 
 
-@dataclass
-class _Component:
-    new: list[Occurrence] = field(default_factory=list)
-    old: set[str] = field(default_factory=set)
-    canon: tuple | None = None  # (order, doc_id, position, norm_hash, text)
-    _id: str | None = None
-
-    @property
-    def order(self) -> OrderKey:
-        return self.canon[0]
-
-    @property
-    def paragraph_id(self) -> str:
-        """Read only once the component is complete (its canonical no longer changes); made once (a plain attribute,
-        not functools.cached_property, which takes a lock at every first read)."""
-        if self._id is None:
-            self._id = paragraph_id_for(self.canon[1], self.canon[2])
-        return self._id
-
-
-def _first_seen(occurrences: list[Occurrence], stored: Stored) -> dict[int, OrderKey]:
-    """The order key of each text's earliest occurrence: a new variant's from this run's occurrences, a stored one's
-    from its cluster's canonical (no later than any of the cluster's occurrences)."""
-    first: dict[int, OrderKey] = {}
-    for c in stored.clusters.values():
-        for h in c.variants:
-            first[h] = c.canonical_order
-    for o in occurrences:
-        if o.norm_hash not in first or o.order < first[o.norm_hash]:
-            first[o.norm_hash] = o.order
-    return first
-
-
-def _bridging(near: list[tuple[int, int]], contained: list[tuple[int, int, float]], first: dict[int, OrderKey],
-              sh: _Shingles) -> set[tuple[int, int]]:
-    """The near pairs through which a merged paragraph would join two passages into one.
-
-    An outlet that merges two wire paragraphs A and B into M = A + B makes M near A-with-a-sentence-added in one copy
-    and near B-with-a-sentence-added in another, whenever A or B is most of M (more than `part_ratio`, so not shaped
-    like a part); union-find would then put A, B and all their copies in one passage. So:
-    - M is a merge when the earlier texts inside it (containment pairs whose part was seen first) fall into two or
-      more groups unrelated to each other: no two texts of different groups are near, nor one inside the other,
-      compared on their shingles (not only as candidates). The split halves of a paragraph are later than it, and
-      texts inside a paragraph with a sentence added are all related: neither makes it a merge.
-    - A merge's near pair is not joined when one of the merge's earlier parts is unrelated to the other text: that
-      text is near one of the merged passages only. Two copies of the same merge are still joined; a merge stays
-      linked to the passages inside it (steps 3 and 4 of `plan_dedup`).
-    The answer depends on the pairs' relations only, not on the order in which they were verified.
-    """
-    parts_of: dict[int, set[int]] = {}
-    for part, whole, _ in contained:
-        if first[part] < first[whole]:
-            parts_of.setdefault(whole, set()).add(part)
-
-    def groups(parts: set[int]) -> int:
-        uf, ordered = _UnionFind(), sorted(parts)
-        for i, x in enumerate(ordered):
-            uf.find(x)
-            for y in ordered[i + 1:]:
-                if uf.find(x) != uf.find(y) and sh.relation(x, y) is not None:
-                    uf.union(x, y)
-        return len({uf.find(x) for x in ordered})
-
-    merges = {w for w, parts in parts_of.items() if len(parts) > 1 and groups(parts) > 1}
-
-    def bridges(w: int, other: int) -> bool:
-        return w in merges and any(x != other and sh.relation(x, other) is None for x in parts_of[w])
-
-    return {(a, b) for a, b in near if bridges(a, b) or bridges(b, a)}
-
-
 def without_cycle_collection(fn):
     """`fn` runs with CPython's cycle collector paused. Each stage of a batch in the flow's thread (collecting,
     fetching, planning, writing) allocates some 10^5 small objects (tuples, sets, rows, arrays), none of them in a
@@ -591,144 +546,272 @@ def without_cycle_collection(fn):
     return paused
 
 
-@without_cycle_collection
-def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored: Stored, settings: Settings) -> DedupPlan:
-    """Match this run's paragraphs exactly, approximately and by containment; cluster; pick canonicals; plan the writes."""
-    eligible = {v.norm_hash for v in variants if v.band_keys is not None}
-    known = {h: n for c in stored.clusters.values() for h, n in c.variants.items()}
-    sh = _Shingles({**known, **{v.norm_hash: v.norm for v in variants}}, settings,
-                   {v.norm_hash: v.shingles for v in variants if v.shingles is not None})
-    # Union-find node of every text: its stored cluster, or the new variant itself.
-    node = {h: ("c", stored.cluster_of[h]) if h in stored.cluster_of else ("n", h) for h in sh.norms}
+@dataclass
+class _Batch:
+    """The texts the leader rule places in one batch, and what each stands for.
 
-    # 1. verify candidates: near pairs are joined, containment pairs kept as (part, whole, containment)
-    uf = _UnionFind()
-    for v in variants:
-        uf.find(node[v.norm_hash])
-    contained: list[tuple[int, int, float]] = []
-    pairs = candidate_pairs(variants, settings.candidate_floor)
-    stored_pairs = {(n, o) for n, o in stored.band_hits if n in eligible and o in known}
-    if stored_pairs:
-        pairs = sorted(stored_pairs.union(pairs))
-    near: list[tuple[int, int]] = []
+    A node is a new variant, the canonical text of a stored passage (its leader: the passage's other variants follow
+    it), or a variant of a reopened stored passage (clustered again, like a new one). A new variant that is a stored
+    text of a passage that is not reopened is no node: it is in that passage, resolved by its hash (`exact`)."""
+
+    order: dict[int, OrderKey]  # each node's first appearance
+    nodes: list[int]  # in the order of first appearance (then hash): the order they are placed in
+    exact: dict[int, str]  # new variant -> the stored passage it is a text of
+    leader_of: dict[str, int]  # stored passage (not reopened) -> its canonical's hash, a node
+    passage_of: dict[int, str]  # the reverse
+    extra: Variants  # the reopened passages' variants that are not new, fingerprinted again for candidate search
+    norms: dict[int, str]  # the normalised text of every node and stored variant
+
+
+def _batch(occurrences: list[Occurrence], variants: list[NewVariant], stored: Stored, settings: Settings) -> _Batch:
+    """The nodes of a batch: new variants, stored leaders and the variants of reopened passages."""
+    order: dict[int, OrderKey] = {}
+    for o in occurrences:
+        if o.norm_hash not in order or o.order < order[o.norm_hash]:
+            order[o.norm_hash] = o.order
+    norms = {h: n for c in stored.clusters.values() for h, n in c.variants.items()}
+    norms.update((v.norm_hash, v.norm) for v in variants)
+    exact = {v.norm_hash: stored.cluster_of[v.norm_hash] for v in variants
+             if v.norm_hash in stored.cluster_of and stored.cluster_of[v.norm_hash] not in stored.members}
+    nodes = {v.norm_hash for v in variants if v.norm_hash not in exact}
+    leader_of: dict[str, int] = {}
+    for pid, c in stored.clusters.items():
+        if pid in stored.members:
+            for h, m in stored.members[pid].items():
+                if h in norms:
+                    order[h] = min(order.get(h, m.order), m.order)
+                    nodes.add(h)
+            continue
+        h = c.canonical_hash
+        leader_of[pid] = h
+        order[h] = min(order.get(h, c.canonical_order), c.canonical_order)
+        nodes.add(h)
+    new = {v.norm_hash for v in variants}
+    extra_hashes = sorted(h for pid in stored.members for h in stored.members[pid] if h in norms and h not in new)
+    extra = Variants()
+    if extra_hashes:
+        fp = fingerprint_paragraphs([norms[h] for h in extra_hashes], settings.minhash)
+        n_words, bounds = fp.n_words.tolist(), fp.offsets.tolist()
+        extra = Variants(
+            NewVariant(h, norms[h], n_words[i], fp.signatures[i],
+                       fp.band_keys[i] if n_words[i] >= settings.min_words else None, None,
+                       fp.shingles[bounds[i]:bounds[i + 1]])
+            for i, h in enumerate(extra_hashes))
+    return _Batch(order, sorted(nodes, key=lambda h: (order[h], h)), exact, leader_of,
+                  {h: pid for pid, h in leader_of.items()}, extra, norms)
+
+
+def find_candidates(batch: _Batch, variants: list[NewVariant], stored: Stored, settings: Settings) -> list[tuple[int, int]]:
+    """Pairs of nodes worth verifying: new (and reopened) texts that share a band or a sentence, and each new text
+    with the leader of every stored passage it hit, never with the passage's other copies."""
+    free = variants if not batch.exact and not batch.extra else \
+        Variants([v for v in variants if v.norm_hash not in batch.exact] + list(batch.extra))
+    free = Variants.of(free)
+    rank = {h: i for i, h in enumerate(batch.nodes)}
+    ranks = np.fromiter((rank[h] for h in free.hashes().tolist()), dtype=np.int64, count=len(free))
+    pairs = set(candidate_pairs(free, settings.candidate_floor, ranks))
+    eligible = {v.norm_hash for v in variants if v.band_keys is not None and v.norm_hash not in batch.exact}
+    for n, o in stored.band_hits:
+        pid = stored.cluster_of.get(o)
+        if n not in eligible or pid is None:
+            continue
+        other = batch.leader_of.get(pid, o)  # a reopened passage's variants are nodes themselves
+        if other in batch.norms and other != n:
+            pairs.add((n, other))
+    return sorted(pairs)
+
+
+def verify_candidates(pairs: list[tuple[int, int]], sh: _Shingles) -> dict[int, list[int]]:
+    """Each node's related nodes (near, or one inside the other), from the candidate pairs verified on shingles."""
+    related: dict[int, list[int]] = {}
     for (a, b), rel in zip(pairs, sh.verify(pairs)):
+        if rel is not None:
+            related.setdefault(a, []).append(b)
+            related.setdefault(b, []).append(a)
+    return related
+
+
+@dataclass
+class _Placed:
+    """The leader rule's result: each node's passage (its leader's hash) and the merges' links."""
+
+    root: dict[int, int]
+    links: dict[tuple[int, int], float]  # (part's leader, whole's leader) -> share of the part inside
+    demoted: set[str]  # stored passages whose leader joined an earlier text
+
+
+def cluster_duplicates(batch: _Batch, related: dict[int, list[int]], sh: _Shingles, settings: Settings) -> _Placed:
+    """Place every node, in the order of first appearance, by the leader rule (see `_place`): it joins the passage
+    of an earlier leader it matches, or leads a passage of its own. Members join leaders only, never each other, so
+    membership cannot chain."""
+    leaders: set[int] = set()
+    placed = _Placed({}, {}, set())
+    for h in batch.nodes:
+        earlier = sorted((L for L in related.get(h, ()) if L in leaders), key=lambda L: (batch.order[L], L))
+        joined, parts = _place(h, earlier, batch.order, sh, settings)
+        if joined is None:
+            leaders.add(h)
+            placed.root[h] = h
+        else:
+            placed.root[h] = joined
+            if h in batch.passage_of:
+                placed.demoted.add(batch.passage_of[h])
+        for part, share in parts:
+            key = (part, placed.root[h])
+            placed.links[key] = max(share, placed.links.get(key, 0.0))
+    return placed
+
+
+def _place(h: int, earlier: list[int], order: dict[int, OrderKey], sh: _Shingles,
+           settings: Settings) -> tuple[int | None, list[tuple[int, float]]]:
+    """Where text h goes among the earlier leaders it is related to: (leader it joins or None, parts it links to).
+
+    - Merge: two or more leaders lie inside h (`containment` of each one's shingles in it), neither inside the
+      other: h leads a passage of its own, linked to each of them.
+    - Else h joins the leader it is nearest to (Jaccard >= threshold); failing that, the leader it is a piece of
+      (a split), most contained first; failing that, the one leader inside it (sentences added). Ties go to the
+      earlier leader. A leader inside h that h did not join is linked as its part.
+    - Else h leads a new passage.
+    Every member is related to its leader's own text: a passage is never joined to another through a member."""
+    if not earlier:
+        return None, []
+    common = {L: sh._common(h, L) for L in earlier}
+    inside = [L for L in earlier if common[L] >= settings.containment * sh._size(L)]
+    maximal = [L for L in inside if not any(M != L and _covers(M, L, order, sh, settings) for M in inside)]
+    shares = {L: common[L] / sh._size(L) for L in inside}
+    if len(maximal) >= 2:
+        return None, [(L, shares[L]) for L in maximal]
+    options = []
+    for L in earlier:
+        rel = sh._classify(h, L, common[L])
         if rel is None:
             continue
         kind, value, part = rel
         if kind == "near":
-            near.append((a, b))
-        else:
-            contained.append((part, b if part == a else a, value))
-            uf.find(node[a]), uf.find(node[b])
-    # Near pairs are joined, but for those through which a merged paragraph would bridge two passages.
-    bridging = _bridging(near, contained, _first_seen(occurrences, stored), sh)
-    for a, b in near:
-        if (a, b) not in bridging:
-            uf.union(node[a], node[b])
+            options.append((0, -value, order[L], L))
+        elif part == h:
+            options.append((1, -value, order[L], L))
+        elif L in maximal:
+            options.append((2, -value, order[L], L))
+    if not options:
+        return None, [(L, shares[L]) for L in maximal]
+    best = min(options)[3]
+    return best, [(L, shares[L]) for L in maximal if L != best and not _covers(best, L, order, sh, settings)]
 
-    # 2. components and their canonical occurrence (stored clusters bring their own canonical)
-    # Each occurrence as a canonical candidate, built once for both passes of `components`.
-    options = [(o.order, o.doc_id, o.position, o.norm_hash, o.text) for o in occurrences]
 
-    def components() -> dict[object, _Component]:
-        comps: dict[object, _Component] = {}
-        root_of = {v.norm_hash: uf.find(node[v.norm_hash]) for v in variants}  # the occurrences' texts
-        for occ, option in zip(occurrences, options):
-            root = root_of[occ.norm_hash]
-            comp = comps.get(root)
-            if comp is None:
-                comps[root] = _Component([occ], set(), option)
-            else:
-                comp.new.append(occ)
-                if option < comp.canon:
-                    comp.canon = option
-        for n in list(uf.parent):
-            if n[0] == "c":
-                comps.setdefault(uf.find(n), _Component()).old.add(n[1])
-        for comp in comps.values():
-            for pid in comp.old:
-                c = stored.clusters[pid]
-                # No text: a stored passage keeps the text it has (ParagraphRow.known). The order key and the
-                # position always tell two options apart, so the text is never compared.
-                option = (c.canonical_order, c.canonical_doc_id, c.canonical_position, c.canonical_hash, None)
-                comp.canon = option if comp.canon is None else min(comp.canon, option)
-        return comps
+def _covers(whole: int, part: int, order: dict[int, OrderKey], sh: _Shingles, settings: Settings) -> bool:
+    """Whether leader `part` lies inside leader `whole` (of two texts inside each other, the larger or else the
+    earlier covers the other)."""
+    size_part, size_whole = sh._size(part), sh._size(whole)
+    if sh._common(part, whole) < settings.containment * size_part:
+        return False
+    return size_part < size_whole or (size_part == size_whole and order[whole] < order[part])
 
-    comps = components()
-    # 3. an earlier passage inside a later one that contains no other passage: a sentence was added
-    parts_of: dict[object, set[object]] = {}
-    for part, whole, _ in contained:
-        p, w = uf.find(node[part]), uf.find(node[whole])
-        if p != w and comps[p].order < comps[w].order and sh.contains(comps[w].canon[3], part):
-            parts_of.setdefault(w, set()).add(p)
-    # A stored paragraph already linked to the parts it merged is a merge, whatever this run adds.
-    for whole_id, part_ids in sorted(stored.parts.items()):
-        if ("c", whole_id) in uf.parent and uf.find(("c", whole_id)) in parts_of:
-            parts_of[uf.find(("c", whole_id))] |= {uf.find(("c", p)) if ("c", p) in uf.parent else ("c", p) for p in part_ids}
-    singles = [(w, parts.pop()) for w, parts in sorted(parts_of.items()) if len(parts) == 1]
-    for w, p in singles:
-        uf.union(w, p)
-    if singles:
-        comps = components()
 
-    # 4. a later paragraph inside an earlier passage joins it (split); other containment is a link
-    wholes: dict[object, list[tuple]] = {}
-    links: dict[tuple[object, object], float] = {}
-    for part, whole, value in sorted(contained):
-        p, w = uf.find(node[part]), uf.find(node[whole])
-        if p == w:
-            continue
-        # Only a part of the passage itself (its canonical text), not of one variant of it, joins it.
-        if comps[w].order < comps[p].order and sh.contains(comps[w].canon[3], part):
-            wholes.setdefault(p, []).append((-value, comps[w].order, w))
-        else:
-            links[(p, w)] = max(value, links.get((p, w), 0.0))
-    # The most containing passage wins, then the earliest.
-    absorbed = {p: min(options)[2] for p, options in wholes.items()}
+@dataclass
+class _Passage:
+    """One passage of the plan: its new occurrences, the stored passages it takes whole, the reopened variants it
+    takes, and its canonical (the smallest option: order key, doc_id, position, norm_hash, text)."""
 
-    def final(root: object) -> object:
-        while root in absorbed:  # strictly earlier each step: no cycles
-            root = absorbed[root]
-        return root
+    new: list[Occurrence] = field(default_factory=list)
+    whole: set[str] = field(default_factory=set)
+    moved: list[tuple[str, int]] = field(default_factory=list)  # (stored passage, norm_hash)
+    canon: tuple | None = None
 
-    # 5. the writes
+    def offer(self, option: tuple) -> None:
+        if self.canon is None or option < self.canon:
+            self.canon = option
+
+    @property
+    def paragraph_id(self) -> str:
+        return paragraph_id_for(self.canon[1], self.canon[2])
+
+
+def _passages(occurrences: list[Occurrence], batch: _Batch, placed: _Placed, stored: Stored) -> dict[int, _Passage]:
+    """The passages the batch touches, by leader, each with its canonical occurrence (`order_key`'s smallest)."""
+    def root_of(h: int) -> int:
+        return placed.root[batch.leader_of[batch.exact[h]]] if h in batch.exact else placed.root[h]
+
+    passages: dict[int, _Passage] = {}
+    for o in occurrences:
+        passage = passages.setdefault(root_of(o.norm_hash), _Passage())
+        passage.new.append(o)
+        passage.offer((o.order, o.doc_id, o.position, o.norm_hash, o.text))
+    for pid, leader in batch.leader_of.items():
+        root = placed.root[leader]
+        if root in passages:  # joined by a new text, or (without its variants fetched) following its leader whole
+            c = stored.clusters[pid]
+            passages[root].whole.add(pid)
+            # No text: a stored passage keeps the text it has (ParagraphRow.known).
+            passages[root].offer((c.canonical_order, c.canonical_doc_id, c.canonical_position, c.canonical_hash, None))
+    for pid, members in sorted(stored.members.items()):
+        for h, m in sorted(members.items()):
+            if h in placed.root:
+                passage = passages.setdefault(placed.root[h], _Passage())
+                passage.moved.append((pid, h))
+                passage.offer((m.order, m.doc_id, m.position, h, m.text))
+    return passages
+
+
+@without_cycle_collection
+def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored: Stored, settings: Settings) -> DedupPlan:
+    """Match a batch's paragraphs against each other and the stored passages, place them by the leader rule, pick
+    each passage's canonical and plan the writes.
+
+    A stored passage whose leader an earlier text displaces is reopened: its variants are fetched with their first
+    occurrences (`Stored.fetch_members`) and placed again like new ones, as if everything had come in one batch."""
+    while True:
+        batch = _batch(occurrences, variants, stored, settings)
+        sh = _Shingles(batch.norms, settings, {v.norm_hash: v.shingles for v in (*variants, *batch.extra)
+                                               if v.shingles is not None})
+        # 1. candidates, 2. verified relations, 3. the leader rule
+        related = verify_candidates(find_candidates(batch, variants, stored, settings), sh)
+        placed = cluster_duplicates(batch, related, sh, settings)
+        reopen = sorted(placed.demoted - set(stored.members))
+        if not reopen or stored.fetch_members is None:
+            break
+        stored = dataclasses.replace(stored, members={**stored.members, **stored.fetch_members(reopen)})
+    # 4. canonicals, 5. the writes
+    return _plan_writes(occurrences, variants, batch, placed, _passages(occurrences, batch, placed, stored), stored, sh)
+
+
+def _plan_writes(occurrences, variants, batch: _Batch, placed: _Placed, passages: dict[int, _Passage],
+                 stored: Stored, sh: _Shingles) -> DedupPlan:
+    """The rows a batch writes: passages upserted, occurrences, stored occurrences moved, passages retired, links."""
     new_variants = [v for v in variants if v.norm_hash not in stored.cluster_of]
     # All of them new (nothing stored matched exactly): the batch itself, with the arrays it has made.
     plan = DedupPlan(new_variants=variants if len(new_variants) == len(variants) else Variants(new_variants))
     counts = {"new": 0, "exact": 0, "near": 0, "contained": 0}
-    upserted: set[str] = set()
-    for root in sorted(comps):
-        comp = comps[root]
-        target = comps[final(root)]
-        pid, canon_hash = target.paragraph_id, target.canon[3]
-        if pid not in upserted:
-            order, doc, pos, h, text = target.canon
-            plan.paragraphs.append(ParagraphRow(pid, text, doc, pos, h, pid in stored.clusters))
-            upserted.add(pid)
-        canon_at = target.canon[1:3]
-        for occ in comp.new:
+    ids = {root: passage.paragraph_id for root, passage in passages.items()}
+    retired: set[str] = set()
+    for root in sorted(passages):
+        passage, pid = passages[root], ids[root]
+        order, doc, pos, canon_hash, text = passage.canon
+        plan.paragraphs.append(ParagraphRow(pid, text, doc, pos, canon_hash, pid in stored.clusters))
+        for occ in passage.new:
             h = occ.norm_hash
             if h != canon_hash:
                 match, similarity = sh.match(h, canon_hash)
-            elif (occ.doc_id, occ.position) == canon_at:
+            elif (occ.doc_id, occ.position) == (doc, pos):
                 match, similarity = "new", 1.0
             else:
                 match, similarity = "exact", 1.0
             counts[match] += 1
             plan.occurrences.append(OccurrenceRow(occ.doc_id, occ.position, pid, occ.text, match, similarity, h))
             plan.variant_cluster[h] = pid
-        for old_id in sorted(comp.old):
-            for h in sorted(stored.clusters[old_id].variants):
-                plan.variant_cluster[h] = pid
-                if old_id != pid:
-                    plan.repoints.append(Repoint(old_id, h, pid, *sh.match(h, canon_hash)))
-            if old_id != pid:
-                plan.retired.append(old_id)
+        moved = [(old, h) for old in sorted(passage.whole) for h in sorted(stored.clusters[old].variants)]
+        for old, h in moved + sorted(passage.moved):
+            plan.variant_cluster[h] = pid
+            if old != pid:
+                plan.repoints.append(Repoint(old, h, pid, *sh.match(h, canon_hash)))
+                retired.add(old)
+    plan.retired = sorted(retired - set(ids.values()))
+    leader_id = {h: pid for pid, h in batch.leader_of.items()}
     by_ids: dict[tuple[str, str], float] = {}
-    for (p, w), value in links.items():
-        ids = (comps[final(p)].paragraph_id, comps[final(w)].paragraph_id)
-        if ids[0] != ids[1]:
-            by_ids[ids] = max(value, by_ids.get(ids, 0.0))
+    for (part, whole), value in placed.links.items():
+        key = (ids.get(part) or leader_id[part], ids.get(whole) or leader_id[whole])
+        if key[0] != key[1]:
+            by_ids[key] = max(value, by_ids.get(key, 0.0))
     plan.links = [Link(part, whole, value) for (part, whole), value in sorted(by_ids.items())]
     plan.counts = counts
     return plan

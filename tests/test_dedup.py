@@ -68,13 +68,20 @@ def test_short_paragraphs_match_exactly_only():
     assert sorted(o.match for o in plan.occurrences) == ["exact", "new", "new"]
 
 
-def test_transitive_near_duplicates_form_one_cluster():
-    base = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen".split()
-    a = " ".join(base)
-    b = " ".join(base[:10] + ["x", "y", "z", "w", "v", "u"])
-    c = " ".join(base[:4] + ["x", "y", "z", "w", "v", "u"] + base[10:])
-    plan = _plan([make_doc("a.txt", [a]), make_doc("b.txt", [b]), make_doc("c.txt", [c])], Settings(threshold=0.3))
-    assert len({o.paragraph_id for o in plan.occurrences}) == 1
+def test_near_duplicates_join_the_leader_itself_never_a_chain():
+    base = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi".split()
+    first = " ".join(base[:12] + ["q1", "q2", "q3", "q4"])
+    middle = " ".join(base)  # near first and near last (J = 0.58 each)
+    last = " ".join(base[4:] + ["p1", "p2", "p3", "p4"])  # not near first
+    docs = [make_doc("a.txt", [first], published=datetime(2025, 1, 1)),
+            make_doc("b.txt", [middle], published=datetime(2025, 1, 2)),
+            make_doc("c.txt", [last], published=datetime(2025, 1, 3))]
+    pid = {o.doc_id: o.paragraph_id for o in _plan(docs).occurrences}
+    a, b, c = (pid[d.row.doc_id] for d in docs)
+    assert a == b != c  # last resembles a member, not the passage's leader: it leads its own
+    # With the middle text first, both others are near the leader and join it.
+    docs[1] = make_doc("b.txt", [middle], published=datetime(2024, 12, 31))
+    assert len({o.paragraph_id for o in _plan(docs).occurrences}) == 1
 
 
 def test_paraphrases_are_not_near_duplicates():

@@ -247,21 +247,45 @@ def test_an_earlier_original_arriving_later_becomes_canonical_as_if_loaded_toget
     assert_consistent(tmp_path / "two.duckdb")
 
 
-def test_a_bridging_paragraph_merges_two_stored_clusters(tmp_path: Path):
+def test_a_paragraph_near_two_stored_passages_joins_one_and_never_bridges_them(tmp_path: Path):
     base = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi".split()
     # left and right share 7 of their bigrams with each other (J = 0.30, below the threshold)
-    # and 11 with the full sequence (J = 0.58), which therefore bridges them.
+    # and 11 with the full sequence (J = 0.58): the full sequence is near both, and joins the earlier one only.
     left = " ".join(base[:12] + ["r1", "r2", "r3", "r4"])
     right = " ".join(["s1", "s2", "s3", "s4"] + base[4:])
     settings = Settings()
     db = tmp_path / "w.duckdb"
-    ingest_docs(db, [make_doc("a.txt", [left], settings=settings), make_doc("b.txt", [right], settings=settings)], settings)
+    a, b = make_doc("a.txt", [left], settings=settings), make_doc("b.txt", [right], settings=settings)
+    ingest_docs(db, [a, b], settings)
     assert table(db, "SELECT count(*) FROM paragraphs")[0][0] == 2
-    ingest_docs(db, [make_doc("c.txt", [" ".join(base)], settings=settings)], settings)
-    assert table(db, "SELECT count(*), sum(n_occurrences) FROM paragraphs") == [(1, 3)]
-    pid = paragraph_id_for(make_doc("a.txt", [left]).row.doc_id, 0)
-    assert table(db, "SELECT DISTINCT paragraph_id FROM document_paragraphs") == [(pid,)]
-    assert table(db, "SELECT DISTINCT paragraph_id FROM paragraph_fingerprints") == [(pid,)]
+    c = make_doc("c.txt", [" ".join(base)], settings=settings)
+    ingest_docs(db, [c], settings)
+    left_id, right_id = paragraph_id_for(a.row.doc_id, 0), paragraph_id_for(b.row.doc_id, 0)
+    assert table(db, "SELECT paragraph_id, n_occurrences FROM paragraphs ORDER BY 1") == sorted([(left_id, 2), (right_id, 1)])
+    assert table(db, f"SELECT paragraph_id, match FROM document_paragraphs WHERE doc_id = '{c.row.doc_id}'") == [(left_id, "near")]
+    assert_consistent(db)
+
+
+def test_a_stored_passage_whose_leader_an_earlier_text_displaces_is_placed_again_as_if_loaded_together(tmp_path: Path):
+    base = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi".split()
+    full = " ".join(base)  # the stored passage's leader
+    later = " ".join(base[4:] + ["p1", "p2", "p3", "p4"])  # near the leader (J = 0.58), stored as its member
+    earliest = " ".join(base[:12] + ["q1", "q2", "q3", "q4"])  # near the leader (J = 0.58), not near the member
+    leader = make_doc("leader.txt", [full], published=datetime(2025, 1, 5))
+    member = make_doc("member.txt", [later], published=datetime(2025, 1, 6))
+    first = make_doc("first.txt", [earliest], published=datetime(2025, 1, 1))
+    ingest_docs(tmp_path / "two.duckdb", [leader, member])
+    assert table(tmp_path / "two.duckdb", "SELECT count(*) FROM paragraphs") == [(1,)]
+    ingest_docs(tmp_path / "two.duckdb", [first])
+    ingest_docs(tmp_path / "one.duckdb", [leader, member, first])
+    for q in ("SELECT paragraph_id, text, first_doc_id, n_occurrences, n_documents FROM paragraphs ORDER BY 1",
+              "SELECT doc_id, position, paragraph_id, match, round(similarity, 9) FROM document_paragraphs ORDER BY 1, 2",
+              "SELECT norm_hash, paragraph_id FROM paragraph_fingerprints ORDER BY 1"):
+        assert table(tmp_path / "two.duckdb", q) == table(tmp_path / "one.duckdb", q)
+    # The leader joins the earlier text; its former member, not near that text, leads a passage of its own.
+    assert table(tmp_path / "two.duckdb", "SELECT first_doc_id, n_occurrences FROM paragraphs ORDER BY 2, 1") == \
+        [(member.row.doc_id, 1), (first.row.doc_id, 2)]
+    assert_consistent(tmp_path / "two.duckdb")
 
 
 def test_a_failing_load_leaves_the_warehouse_as_it_was(tmp_path: Path, monkeypatch):

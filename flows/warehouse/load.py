@@ -19,8 +19,8 @@ import numpy as np
 import pyarrow as pa
 
 from flows import __version__
-from flows.dedup import (DedupPlan, NewVariant, Signatures, Stored, StoredCluster, Variants, agreeing, key_owners,
-                         order_key, without_cycle_collection)
+from flows.dedup import (DedupPlan, Member, NewVariant, Signatures, Stored, StoredCluster, Variants, agreeing,
+                         key_owners, order_key, without_cycle_collection)
 from flows.discover import Rejection
 from flows.read import Unchanged
 from flows.warehouse.connection import WarehouseError, _now, insert_rows
@@ -31,7 +31,7 @@ from flows.warehouse.key_index import BANDS, INDEXES, SIGNATURES, KeyIndex, Spec
 def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], floor: float) -> Stored:
     """Stored paragraphs that the new variants match exactly or share a sentence or an LSH band with (band-only
     hits whose signatures agree on less than `floor`, Settings.candidate_floor, left out), and their clusters."""
-    stored = Stored()
+    stored = Stored(fetch_members=lambda pids: fetch_members(con, pids))
     if not variants:
         return stored
     hashes = pa.table({"norm_hash": pa.array([v.norm_hash for v in variants], pa.int64())})
@@ -109,6 +109,25 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], flo
             variants=variants_of.get(pid, {}),
         )
     return stored
+
+
+def fetch_members(con: duckdb.DuckDBPyConnection, pids: list[str]) -> dict[str, dict[int, Member]]:
+    """Each variant of these stored passages with its first occurrence (smallest order key), for reopening them."""
+    con.register("reopened", pa.table({"paragraph_id": pa.array(pids, pa.string())}))
+    try:
+        rows = con.execute(
+            """SELECT dp.paragraph_id, dp.norm_hash, d.published, d.run_id, d.source_path, dp.position, dp.doc_id, dp.text
+               FROM document_paragraphs dp JOIN reopened USING (paragraph_id) JOIN documents d USING (doc_id)"""
+        ).fetchall()
+    finally:
+        con.unregister("reopened")
+    members: dict[str, dict[int, Member]] = {pid: {} for pid in pids}
+    for pid, h, published, run_id, source_path, position, doc_id, text in rows:
+        member = Member(order_key(published, run_id, source_path, position), doc_id, position, text)
+        known = members[pid].get(h)
+        if known is None or member < known:
+            members[pid][h] = member
+    return members
 
 
 def index_of(con: duckdb.DuckDBPyConnection, spec: Spec) -> KeyIndex:
@@ -354,10 +373,15 @@ _BATCH_SQL: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ("""UPDATE document_paragraphs dp SET match = 'new', similarity = 1.0
         FROM t_par p WHERE dp.doc_id = p.first_doc_id AND dp.position = p.first_position
           AND p.paragraph_id IN (SELECT new_id FROM t_repoint)""", (), ("t_par", "t_repoint")),
+    # A link follows its passage's canonical text (a reopened passage's variants may go to several passages).
     ("""UPDATE passage_links l SET paragraph_id = m.new_id
-        FROM (SELECT DISTINCT old_id, new_id FROM t_repoint) m WHERE l.paragraph_id = m.old_id""", (), ("t_repoint",)),
+        FROM (SELECT DISTINCT r.old_id, r.new_id FROM t_repoint r
+              JOIN paragraphs p ON p.paragraph_id = r.old_id AND p.norm_hash = r.norm_hash) m
+        WHERE l.paragraph_id = m.old_id""", (), ("t_repoint",)),
     ("""UPDATE passage_links l SET whole_paragraph_id = m.new_id
-        FROM (SELECT DISTINCT old_id, new_id FROM t_repoint) m WHERE l.whole_paragraph_id = m.old_id""", (), ("t_repoint",)),
+        FROM (SELECT DISTINCT r.old_id, r.new_id FROM t_repoint r
+              JOIN paragraphs p ON p.paragraph_id = r.old_id AND p.norm_hash = r.norm_hash) m
+        WHERE l.whole_paragraph_id = m.old_id""", (), ("t_repoint",)),
     ("""INSERT INTO passage_links BY NAME SELECT *, ?::INTEGER AS run_id FROM t_links n
         WHERE NOT EXISTS (SELECT 1 FROM passage_links l WHERE l.paragraph_id = n.paragraph_id
                           AND l.whole_paragraph_id = n.whole_paragraph_id)""", ("run_id",), ("t_links",)),

@@ -150,8 +150,6 @@ class Stored:
     # (new norm_hash, stored norm_hash) sharing an LSH band or a sentence
     band_hits: list[tuple[int, int]] = field(default_factory=list)
     clusters: dict[str, StoredCluster] = field(default_factory=dict)
-    # whole paragraph_id -> paragraph_ids already linked as its parts (passage_links)
-    parts: dict[str, set[str]] = field(default_factory=dict)
     # Reopened passages (placed again): paragraph_id -> each variant's first occurrence
     members: dict[str, dict[int, Member]] = field(default_factory=dict)
     # Fetches `members` of more passages; bound to the warehouse by its fetch (None: passages are never reopened,

@@ -83,9 +83,6 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], flo
             """SELECT p.paragraph_id, d.published, d.run_id, d.source_path, p.first_doc_id, p.first_position, p.norm_hash
                FROM paragraphs p JOIN touched USING (paragraph_id) JOIN documents d ON d.doc_id = p.first_doc_id"""
         ).fetchall()
-        link_rows = con.execute(
-            "SELECT l.whole_paragraph_id, l.paragraph_id FROM passage_links l JOIN touched t ON t.paragraph_id = l.whole_paragraph_id"
-        ).fetchall()
         # The normalised text of every variant, stored with its fingerprint (009_stored_norms.sql): neither read
         # through all of document_paragraphs nor normalised again.
         variant_rows = con.execute(
@@ -94,8 +91,6 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], flo
         ).fetchall()
     finally:
         con.unregister("touched")
-    for whole_id, part_id in link_rows:
-        stored.parts.setdefault(whole_id, set()).add(part_id)
     variants_of: dict[str, dict[int, str]] = {}
     for pid, h, norm in variant_rows:
         variants_of.setdefault(pid, {})[h] = norm

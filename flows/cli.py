@@ -192,7 +192,7 @@ def format_summary(s: dict, warehouse: Path) -> str:
 def format_stage_seconds(seconds: dict) -> str:
     """Where a run's time went: the chunk stages summed over workers, then dedup and load in the flow."""
     stages = ["read", "clean", "fingerprint", "dedup", "load"]
-    return ", ".join(f"{k} {seconds.get(k, 0.0):.1f}" for k in stages) + " (read to fingerprint summed over workers)"
+    return ", ".join(f"{k} {seconds.get(k, 0.0):.2f}" for k in stages) + " (read to fingerprint summed over workers)"
 
 
 def cmd_sql(args: argparse.Namespace) -> int:

@@ -1,7 +1,8 @@
 """Dedup: exact and near-duplicate matching of new paragraphs against each other and the stored passages.
 
 Pure functions: the warehouse module fetches what is already stored (`Stored`), `plan_dedup`
-decides, the warehouse module writes the `DedupPlan`. The steps, top to bottom:
+decides, the warehouse module writes the `DedupPlan` (plain rows of `flows.records`, which the two share;
+candidate search and verification on shingles are `flows.similarity`'s). The steps, top to bottom:
 
 1. candidates (`find_candidates`): new texts sharing an LSH band key or a sentence with each other, and
    with the canonical text of each stored passage they hit; a text already stored is in its passage by
@@ -14,12 +15,12 @@ decides, the warehouse module writes the `DedupPlan`. The steps, top to bottom:
    first appearance (earliest published, earliest run, source path, position). A text joins the
    passage of an earlier *leader* it is near, or is a piece of, or is the only passage inside; a text
    holding two or more unrelated leaders is a merge, linked to each and joining none; any other text
-   leads a new passage. Why it cannot chain: a text only ever joins a leader, and a leader is a text
-   that joined nothing, so every member is related to its passage's own first text. With Jaccard
-   distance d = 1 - J (a metric), members of one passage lie within 1 - threshold of the leader, hence
-   within 2 (1 - threshold) of each other, however many copies there are; union-find over every
-   verified pair had no such bound (A near B near C made one passage of A and C, a merged paragraph
-   made one of its two halves).
+   leads a new passage. Why it cannot chain: a text is only ever compared with leaders, and a leader is a text
+   that joined nothing, so every member is related (near, a piece, an extension) to its passage's own first
+   text; membership is a star around the leader, never a path. With Jaccard distance d = 1 - J (a metric), a
+   near member lies within 1 - threshold of the leader whatever the number of copies, where union-find over all
+   verified pairs let a chain of k near pairs reach k (1 - threshold) from its start, and took a merged
+   paragraph near each of its halves as one passage of both.
 4. canonical: the passage's occurrence with the smallest order key, which is its leader's first
    occurrence; so the result does not depend on the order of files, chunks, workers or batches. A
    stored passage whose leader an earlier text displaces is reopened and its variants placed again.
@@ -29,519 +30,15 @@ decides, the warehouse module writes the `DedupPlan`. The steps, top to bottom:
 from __future__ import annotations
 
 import dataclasses
-import functools
-import gc
-import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Callable, NamedTuple
 
 import numpy as np
 
 from flows.config import Settings
-from flows.fingerprint import fingerprint_paragraphs, shingle_arrays
-
-# Published-date stand-in for undated documents: they sort after every dated one.
-UNDATED = datetime.max
-# Buckets larger than this are compared as a star, not all pairs (keeps a run linear in its input).
-_MAX_BUCKET_PAIRS = 64
-# Candidate pairs whose shared shingles are counted at once (bounds `_Shingles.verify`'s arrays).
-_VERIFY_PAIRS = 5_000
-
-OrderKey = tuple[datetime, int, str, int]
-
-
-def order_key(published: datetime | None, run_id: int, source_path: str, position: int) -> OrderKey:
-    """Sort key of an occurrence: the smallest key in a cluster is its canonical paragraph."""
-    return (published.replace(tzinfo=None) if published else UNDATED, run_id, source_path, position)
-
-
-def paragraph_id_for(doc_id: str, position: int) -> str:
-    """A cluster's id, derived from its canonical occurrence only (never from processing order)."""
-    return hashlib.sha256(f"{doc_id}:{position}".encode()).digest()[:8].hex()  # hexdigest()[:16], made faster
-
-
-# The records made once a paragraph or a variant are NamedTuples: immutable, like a frozen dataclass, and made in a
-# quarter of its time (a frozen dataclass sets each field through object.__setattr__; 0.07 s of a 13,000-paragraph
-# batch).
-class Occurrence(NamedTuple):
-    """One paragraph of a new document, in the document's order."""
-
-    doc_id: str
-    position: int
-    text: str
-    norm_hash: int
-    order: OrderKey
-
-
-class NewVariant(NamedTuple):
-    """A distinct normalised text among the new paragraphs, with its fingerprint."""
-
-    norm_hash: int
-    norm: str
-    n_words: int
-    signature: np.ndarray
-    band_keys: np.ndarray | None  # None: too short for near matching
-    sentence_keys: np.ndarray | None = None  # None: too short for near matching
-    shingles: np.ndarray | None = None  # its shingle hashes from fingerprinting (None: hashed again when verified)
-
-
-class Variants(list):
-    """A batch's distinct variants (NewVariant), as `collect_batch` makes them, with the arrays that candidate search,
-    fetching and the load all read, each made once on first use (they were rebuilt from the variants two or three
-    times a batch): the signature matrix, the norm hashes, and each kind of key flattened with its variant's row.
-    The list is not changed once made."""
-
-    def __init__(self, variants=()):
-        super().__init__(variants)
-        self._made: dict[str, object] = {}
-
-    @classmethod
-    def of(cls, variants: list[NewVariant]) -> Variants:
-        """`variants` itself when it is a Variants (its arrays made once), else a Variants of them."""
-        return variants if isinstance(variants, Variants) else cls(variants)
-
-    def _once(self, name: str, make):
-        if name not in self._made:
-            self._made[name] = make()
-        return self._made[name]
-
-    def hashes(self) -> np.ndarray:
-        """The variants' norm hashes (int64), in order."""
-        return self._once("hashes", lambda: np.fromiter((v.norm_hash for v in self), dtype=np.int64, count=len(self)))
-
-    def signature_matrix(self) -> np.ndarray:
-        """uint32 (variants, num_perm): row i is variant i's signature."""
-        return self._once("signatures", lambda: np.stack([v.signature for v in self]) if self
-                          else np.zeros((0, 0), dtype=np.uint32))
-
-    def keys(self, attr: str) -> tuple[np.ndarray, np.ndarray]:
-        """Every variant's `attr` keys (band or sentence keys), flat, and the row of each key's variant."""
-        return self._once(attr, lambda: _flat_keys(self, attr))
-
-
-class StoredCluster(NamedTuple):
-    """An existing paragraph (cluster) touched by this run: its canonical and its distinct variants."""
-
-    paragraph_id: str
-    canonical_order: OrderKey
-    canonical_doc_id: str
-    canonical_position: int
-    canonical_hash: int
-    # norm_hash -> the normalised text of every distinct variant already in the cluster (stored with its
-    # fingerprint, paragraph_fingerprints.norm)
-    variants: dict[int, str]
-
-
-class Member(NamedTuple):
-    """A stored variant's first occurrence: what a reopened passage's variant is placed and named by."""
-
-    order: OrderKey
-    doc_id: str
-    position: int
-    text: str
-
-
-@dataclass
-class Stored:
-    """What the warehouse already holds that this run's paragraphs could match."""
-
-    cluster_of: dict[int, str] = field(default_factory=dict)  # stored norm_hash -> paragraph_id
-    # (new norm_hash, stored norm_hash) sharing an LSH band or a sentence
-    band_hits: list[tuple[int, int]] = field(default_factory=list)
-    clusters: dict[str, StoredCluster] = field(default_factory=dict)
-    # Reopened passages (placed again): paragraph_id -> each variant's first occurrence
-    members: dict[str, dict[int, Member]] = field(default_factory=dict)
-    # Fetches `members` of more passages; bound to the warehouse by its fetch (None: passages are never reopened,
-    # a displaced leader's passage follows it whole).
-    fetch_members: Callable[[list[str]], dict[str, dict[int, Member]]] | None = None
-
-
-class ParagraphRow(NamedTuple):
-    paragraph_id: str
-    text: str | None  # None when known: the stored text stays, unread
-    first_doc_id: str
-    first_position: int
-    norm_hash: int
-    # Already in the warehouse (its occurrences changed). A passage's id is derived from its canonical
-    # occurrence, so a stored id's text never changes: its search terms stay as they are.
-    known: bool = False
-
-
-class OccurrenceRow(NamedTuple):
-    doc_id: str
-    position: int
-    paragraph_id: str
-    text: str
-    match: str
-    similarity: float
-    norm_hash: int
-
-
-class Repoint(NamedTuple):
-    """Stored occurrences of `old_id` with this norm_hash now belong to `new_id`, with this match."""
-
-    old_id: str
-    norm_hash: int
-    new_id: str
-    match: str
-    similarity: float
-
-
-class Link(NamedTuple):
-    """Passage `paragraph_id` is contained in passage `whole_paragraph_id` (a merged paragraph)."""
-
-    paragraph_id: str
-    whole_paragraph_id: str
-    containment: float
-
-
-@dataclass
-class DedupPlan:
-    """Everything the load step writes for the paragraphs of one run."""
-
-    paragraphs: list[ParagraphRow] = field(default_factory=list)  # upserted (new or changed clusters)
-    retired: list[str] = field(default_factory=list)  # paragraph_ids merged into another
-    occurrences: list[OccurrenceRow] = field(default_factory=list)
-    repoints: list[Repoint] = field(default_factory=list)
-    links: list[Link] = field(default_factory=list)
-    new_variants: list[NewVariant] = field(default_factory=list)  # to fingerprint-store
-    variant_cluster: dict[int, str] = field(default_factory=dict)  # every touched norm_hash -> paragraph_id
-    counts: dict[str, int] = field(default_factory=dict)
-
-
-class _UnionFind:
-    def __init__(self) -> None:
-        self.parent: dict[object, object] = {}
-
-    def find(self, x: object) -> object:
-        parent = self.parent
-        up = parent.setdefault(x, x)
-        if up == x or parent[up] == up:  # a root or a root's child (path compression makes it most calls)
-            return up
-        root = up
-        while parent[root] != root:
-            root = parent[root]
-        while parent[x] != root:
-            parent[x], x = root, parent[x]
-        return root
-
-    def union(self, a: object, b: object) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            # Deterministic root: the smaller key, so components never depend on union order. Keys are integers, or
-            # (kind, id) tuples whose ids of one kind are all of one type: they compare as they are.
-            if rb < ra:
-                ra, rb = rb, ra
-            self.parent[rb] = ra
-
-
-def key_owners(variants: list[NewVariant], attr: str, owners: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The variants' band or sentence keys (`attr`), flat, and the owner of each key's variant, in variant order
-    (variants too short for near matching have none). The owner is the variant's norm_hash, or its entry in
-    `owners` (one per variant)."""
-    batch = Variants.of(variants)
-    keys, rows = batch.keys(attr)
-    return keys, (owners if owners is not None else batch.hashes())[rows]
-
-
-def _flat_keys(variants: list[NewVariant], attr: str) -> tuple[np.ndarray, np.ndarray]:
-    held = [i for i, v in enumerate(variants) if getattr(v, attr) is not None]
-    if not held:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    arrays = [getattr(variants[i], attr) for i in held]
-    lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
-    return np.concatenate(arrays).astype(np.int64, copy=False), np.repeat(np.array(held, dtype=np.int64), lengths)
-
-
-@dataclass(frozen=True)
-class Signatures:
-    """MinHash signatures by norm_hash, held as one matrix: row `row_of[h]` is the signature of h."""
-
-    row_of: dict[int, int]
-    matrix: np.ndarray  # uint32 (n, num_perm)
-
-    @classmethod
-    def of(cls, hashes: list[int], matrix: np.ndarray) -> Signatures:
-        return cls(dict(zip(hashes, range(len(hashes)))), matrix)
-
-    @classmethod
-    def of_variants(cls, variants: list[NewVariant]) -> Signatures:
-        batch = Variants.of(variants)
-        return cls.of(batch.hashes().tolist(), batch.signature_matrix())
-
-    def rows(self, hashes) -> np.ndarray:
-        return self.matrix[np.fromiter(map(self.row_of.__getitem__, hashes), dtype=np.int64)]
-
-
-def agreeing(pairs: list[tuple[int, int]], left: Signatures, right: Signatures, floor: float) -> list[bool]:
-    """For each pair (a, b): whether the signatures of a in `left` and b in `right` agree on at least `floor` of
-    their values (MinHash's estimate of their Jaccard similarity; Settings.candidate_floor).
-
-    Each side is one matrix indexed by row, not one array per pair stacked: a variant is in many pairs."""
-    if not pairs:
-        return []
-    return _agree(left.rows(x for x, _ in pairs), right.rows(y for _, y in pairs), floor).tolist()
-
-
-def _agree(a: np.ndarray, b: np.ndarray, floor: float) -> np.ndarray:
-    """Whether row i of signatures `a` and row i of `b` agree on at least `floor` of their values."""
-    return (a == b).mean(axis=1) >= floor
-
-
-def candidate_pairs(variants: list[NewVariant], floor: float = 0.0,
-                    rank: np.ndarray | None = None) -> list[tuple[int, int]]:
-    """Pairs of new variants (norm hashes) worth verifying: those sharing a sentence, and those sharing an LSH band
-    key whose signatures agree on at least `floor` of their values (see `agreeing`). Distinct, each pair (lower,
-    higher) in `rank` (one distinct integer per variant; default: the rank of its hash) and sorted by it.
-
-    A bucket too large for all its pairs is compared as a star around its lowest-ranked variant: ranked by first
-    appearance, that is the earliest text, the one a passage is matched against (`cluster_duplicates`).
-    Variants are numbered by rank and a pair is one integer, lower rank * n + higher rank, so that pairs are found,
-    deduplicated, filtered and sorted in numpy; only the pairs that remain become tuples."""
-    variants = Variants.of(variants)
-    n = len(variants)
-    hashes = variants.hashes()
-    by_rank = np.argsort(hashes if rank is None else rank, kind="stable")
-    rank = np.empty(n, dtype=np.int64)
-    rank[by_rank] = np.arange(n)
-    sentences = _shared_key_pairs(*key_owners(variants, "sentence_keys", rank), n)
-    banded = np.setdiff1d(_shared_key_pairs(*key_owners(variants, "band_keys", rank), n), sentences, assume_unique=True)
-    if floor > 0 and len(banded):
-        signatures = variants.signature_matrix()
-        low, high = by_rank[banded // n], by_rank[banded % n]
-        banded = banded[_agree(signatures[low], signatures[high], floor)]
-    codes = np.sort(np.concatenate([sentences, banded]))  # two disjoint sets
-    ordered = hashes[by_rank]
-    return list(zip(ordered[codes // n].tolist(), ordered[codes % n].tolist()))
-
-
-def _held_by_several(key: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The keys held more than once, and their owners, grouped by key (equal keys adjacent).
-
-    Most keys belong to one variant only. They are found with one sort of plain integers: each key's high bits with
-    its position in the low ones (numpy sorts integers with SIMD, three times as fast as it argsorts them: 5 against
-    14 ms for a batch's 355,000 band keys). Two different keys whose high bits agree would be one group: that is
-    looked for, and then the keys are argsorted as they are (`_held_by_several_exactly`), so the answer is exact."""
-    bits = max(1, (len(key) - 1).bit_length())
-    packed = key.view(np.uint64) >> np.uint64(bits) << np.uint64(bits) | np.arange(len(key), dtype=np.uint64)
-    packed.sort()
-    high = packed >> np.uint64(bits)
-    shared = _repeated(high)
-    at = (packed[shared] & np.uint64((1 << bits) - 1)).astype(np.int64)
-    key, owner, high = key[at], owner[at], high[shared]
-    if ((high[1:] == high[:-1]) & (key[1:] != key[:-1])).any():
-        return _held_by_several_exactly(key, owner)
-    return key, owner
-
-
-def _held_by_several_exactly(key: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`_held_by_several`, argsorting the keys."""
-    order = np.argsort(key)
-    key, owner = key[order], owner[order]
-    shared = _repeated(key)
-    return key[shared], owner[shared]
-
-
-def _repeated(ordered: np.ndarray) -> np.ndarray:
-    """Which elements of a sorted array equal a neighbour (are there more than once)."""
-    same = ordered[1:] == ordered[:-1]
-    return np.r_[same, False] | np.r_[False, same]
-
-
-def _shared_key_pairs(key: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
-    """Pairs of owners (ranks below n) that hold a common key, each as lower * n + higher: sorted, distinct."""
-    none = np.zeros(0, dtype=np.int64)
-    if not len(key):
-        return none
-    key, owner = _held_by_several(key, owner)
-    if not len(key):
-        return none
-    # Each shared key becomes its run's number (in the order of the groups), so that (run, owner) is one integer:
-    # one sort orders the runs' owners, and a variant holding one key twice counts once.
-    run = np.cumsum(np.r_[0, key[1:] != key[:-1]])
-    code = _distinct(run * n + owner)
-    run, owner = code // n, code % n
-    starts = np.flatnonzero(np.r_[True, run[1:] != run[:-1]])
-    sizes = np.diff(np.r_[starts, len(run)])
-    # All pairs of every run of up to _MAX_BUCKET_PAIRS owners, vectorised over the runs of each size.
-    lows, highs = [none], [none]
-    for size in np.unique(sizes[(sizes >= 2) & (sizes <= _MAX_BUCKET_PAIRS)]).tolist():
-        members = owner[starts[sizes == size][:, None] + np.arange(size)]  # (runs, size), rows ascending
-        i, j = np.triu_indices(size, 1)
-        lows.append(members[:, i].ravel())
-        highs.append(members[:, j].ravel())
-    # A larger run as a star around its lowest owner, and a chain through its owners in order.
-    for s, size in zip(starts[sizes > _MAX_BUCKET_PAIRS].tolist(), sizes[sizes > _MAX_BUCKET_PAIRS].tolist()):
-        members = owner[s:s + size]
-        lows += [np.full(size - 1, members[0]), members[:-1]]
-        highs += [members[1:], members[1:]]
-    return _distinct(np.concatenate(lows) * n + np.concatenate(highs))
-
-
-def _distinct(values: np.ndarray) -> np.ndarray:
-    """The distinct values, sorted: np.unique's answer, which took 30 times as long on 135,000 integers."""
-    values = np.sort(values)
-    return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
-
-class _Shingles:
-    """The shingle hashes of normalised texts (new and stored variants by norm_hash) and the relations between them.
-
-    New variants bring their hashes from fingerprinting; the others are hashed again from their normalised text, all
-    at once on first use. A relation needs the size of each text's set of hashes and of their intersection: `verify`
-    counts them for all of a run's candidate pairs at once in numpy and keeps them; any other pair (a merge's parts,
-    an occurrence and a canonical it was joined to through others) is counted on Python sets."""
-
-    def __init__(self, norms: dict[int, str], settings: Settings, hashed: dict[int, np.ndarray] | None = None):
-        self.norms, self.settings, self.hashed = norms, settings, dict(hashed or {})
-        self.sets: dict[int, set[int]] = {}
-        self.overlaps: dict[tuple[int, int], int] = {}  # (a, b) -> shingles in common, for verified pairs
-        self.sizes: dict[int, int] = {}  # distinct shingles of each text
-
-    def _arrays(self, hashes) -> list[np.ndarray]:
-        if any(h not in self.hashed for h in hashes):
-            # Every text not hashed yet, in one batch: hashing one at a time costs Arrow's and numpy's set-up each time.
-            missing = [h for h in self.norms if h not in self.hashed]
-            self.hashed.update(zip(missing, shingle_arrays([self.norms[h] for h in missing], self.settings.minhash)))
-        return [self.hashed[h] for h in hashes]
-
-    def get(self, h: int) -> set[int]:
-        found = self.sets.get(h)
-        if found is None:
-            found = self.sets[h] = set(self._arrays([h])[0].tolist())
-            self.sizes[h] = len(found)
-        return found
-
-    def verify(self, pairs: list[tuple[int, int]]) -> list[tuple[str, float, int | None] | None]:
-        """`relation` of every pair, counted and classified in numpy a slice of `_VERIFY_PAIRS` pairs at a time (about
-        15 MB of arrays at most). The counts of related pairs are kept for later relations and matches (not all: a
-        large run verifies millions of pairs)."""
-        out: list[tuple[str, float, int | None] | None] = []
-        containment, part_ratio, threshold = self.settings.containment, self.settings.part_ratio, self.settings.threshold
-        for start in range(0, len(pairs), _VERIFY_PAIRS):
-            part = pairs[start:start + _VERIFY_PAIRS]
-            if not part:
-                continue
-            ha = np.fromiter((a for a, _ in part), dtype=np.int64, count=len(part))
-            hb = np.fromiter((b for _, b in part), dtype=np.int64, count=len(part))
-            inter, la, lb = self._count(ha, hb)
-            # `_classify` in numpy, on the same float64 arithmetic: the smaller text (then the lower hash) is the
-            # candidate part, and a part's shape wins over near. test_dedup checks the two agree pair by pair.
-            a_part = (la < lb) | ((la == lb) & (ha < hb))
-            small, large = np.where(a_part, la, lb), np.where(a_part, lb, la)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                share = inter / small
-                jaccard = inter / (la + lb - inter)
-            shared = (inter > 0) & (small > 0)
-            contained = shared & (share >= containment) & (small <= part_ratio * large)
-            near = (inter > 0) & ~contained & (jaccard >= threshold)
-            rels: list[tuple[str, float, int | None] | None] = [None] * len(part)
-            counts = inter.tolist()
-            for i, value, a_is_part in zip(np.flatnonzero(contained).tolist(), share[contained].tolist(),
-                                             a_part[contained].tolist()):
-                a, b = part[i]
-                rels[i] = ("contained", value, a if a_is_part else b)
-                self.overlaps[(a, b)] = counts[i]
-            for i, value in zip(np.flatnonzero(near).tolist(), jaccard[near].tolist()):
-                rels[i] = ("near", value, None)
-                self.overlaps[part[i]] = counts[i]
-            out += rels
-        return out
-
-    def _count(self, ha: np.ndarray, hb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Shingles in common for each pair (ha[i], hb[i]), and the sizes of its two sets, counted at once: each text's
-        distinct hashes are sorted with its number, and each pair's two runs with the pair's number, so that a hash in
-        common is two equal neighbours."""
-        n_pairs = len(ha)
-        distinct, number = np.unique(np.concatenate([ha, hb]), return_inverse=True)
-        texts = distinct.tolist()
-        arrays = self._arrays(texts)
-        lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
-        tagged = _distinct(np.repeat(np.arange(len(texts), dtype=np.int64), lengths) << 32
-                           | np.concatenate(arrays).astype(np.int64))
-        sizes = np.bincount(tagged >> 32, minlength=len(texts))
-        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-        values = tagged & 0xFFFFFFFF
-        ia, ib = number[:n_pairs], number[n_pairs:]
-        pair_of = np.tile(np.arange(n_pairs, dtype=np.int64), 2)
-        take = sizes[number]  # each pair's a-run, then each pair's b-run
-        first = np.repeat(starts[number] - np.concatenate(([0], np.cumsum(take)[:-1])), take) + np.arange(int(take.sum()))
-        joined = np.sort(np.repeat(pair_of, take) << 32 | values[first])
-        inter = np.bincount(joined[1:][joined[1:] == joined[:-1]] >> 32, minlength=n_pairs)
-        self.sizes.update(zip(texts, sizes.tolist()))
-        return inter, sizes[ia], sizes[ib]
-
-    def _common(self, a: int, b: int) -> int:
-        """Shingles a and b have in common: counted by `verify`, else on their sets."""
-        inter = self.overlaps.get((a, b))
-        if inter is None:
-            inter = self.overlaps.get((b, a))
-        return len(self.get(a) & self.get(b)) if inter is None else inter
-
-    def _size(self, h: int) -> int:
-        size = self.sizes.get(h)
-        return len(self.get(h)) if size is None else size
-
-    def _part_share(self, part: int, whole: int, inter: int) -> float | None:
-        """The share of a text of `part` shingles inside one of `whole` when it is shaped like a part of it (at
-        least `containment` of its shingles inside, at most `part_ratio` of its size), else None."""
-        if not part:
-            return None
-        share = inter / part
-        if share >= self.settings.containment and part <= self.settings.part_ratio * whole:
-            return share
-        return None
-
-    def relation(self, a: int, b: int) -> tuple[str, float, int | None] | None:
-        """('near', jaccard, None), ('contained', containment, part_hash) or None for a verified pair."""
-        return self._classify(a, b, self._common(a, b))
-
-    def _classify(self, a: int, b: int, inter: int) -> tuple[str, float, int | None] | None:
-        """`relation` of a and b, which have `inter` shingles in common."""
-        la, lb = self._size(a), self._size(b)
-        if not inter:
-            return None
-        part, small, large = (a, la, lb) if (la, a) < (lb, b) else (b, lb, la)
-        share = self._part_share(small, large, inter)
-        if share is not None:
-            return ("contained", share, part)
-        j = inter / (la + lb - inter)
-        return ("near", j, None) if j >= self.settings.threshold else None
-
-    def contains(self, whole: int, part: int) -> bool:
-        """True when `part` is shaped like a part of `whole` (see `relation`)."""
-        return self._part_share(self._size(part), self._size(whole), self._common(part, whole)) is not None
-
-    def match(self, h: int, canon: int) -> tuple[str, float]:
-        """How variant h relates to its cluster's canonical: exact, contained (a part of it) or near."""
-        if h == canon:
-            return "exact", 1.0
-        inter, la, lc = self._common(h, canon), self._size(h), self._size(canon)
-        share = self._part_share(la, lc, inter)
-        if share is not None:
-            return "contained", share
-        union = la + lc - inter
-        return "near", inter / union if union else 1.0
-
-
-def without_cycle_collection(fn):
-    """`fn` runs with CPython's cycle collector paused. Each stage of a batch in the flow's thread (collecting,
-    fetching, planning, writing) allocates some 10^5 small objects (tuples, sets, rows, arrays), none of them in a
-    cycle, so reference counting frees them all the same; but every 700 allocations the collector would scan the
-    young ones, and every so often the run's whole heap. It took 0.3 of 1.0 s of planning the syndication benchmark,
-    0.45 of 2.3 s at a million stored paragraphs; with planning paused, whole-heap passes still took 0.2 s of the
-    other stages' 2.2 s (measured with gc.callbacks). The switch is the process's: the chunk tasks, which may run in
-    threads beside these stages, do not use it."""
-    @functools.wraps(fn)
-    def paused(*args, **kwargs):
-        if not gc.isenabled():
-            return fn(*args, **kwargs)
-        gc.disable()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            gc.enable()
-    return paused
+from flows.fingerprint import fingerprint_paragraphs
+from flows.records import (DedupPlan, Link, NewVariant, Occurrence, OccurrenceRow, OrderKey, ParagraphRow, Repoint,
+                           Stored, Variants, order_key, paragraph_id_for, without_cycle_collection)
+from flows.similarity import Shingles, candidate_pairs
 
 
 @dataclass
@@ -619,7 +116,7 @@ def find_candidates(batch: _Batch, variants: list[NewVariant], stored: Stored, s
     return sorted(pairs)
 
 
-def verify_candidates(pairs: list[tuple[int, int]], sh: _Shingles) -> dict[int, list[int]]:
+def verify_candidates(pairs: list[tuple[int, int]], sh: Shingles) -> dict[int, list[int]]:
     """Each node's related nodes (near, or one inside the other), from the candidate pairs verified on shingles."""
     related: dict[int, list[int]] = {}
     for (a, b), rel in zip(pairs, sh.verify(pairs)):
@@ -638,7 +135,7 @@ class _Placed:
     demoted: set[str]  # stored passages whose leader joined an earlier text
 
 
-def cluster_duplicates(batch: _Batch, related: dict[int, list[int]], sh: _Shingles, settings: Settings) -> _Placed:
+def cluster_duplicates(batch: _Batch, related: dict[int, list[int]], sh: Shingles, settings: Settings) -> _Placed:
     """Place every node, in the order of first appearance, by the leader rule (see `_place`): it joins the passage
     of an earlier leader it matches, or leads a passage of its own. Members join leaders only, never each other, so
     membership cannot chain."""
@@ -660,7 +157,7 @@ def cluster_duplicates(batch: _Batch, related: dict[int, list[int]], sh: _Shingl
     return placed
 
 
-def _place(h: int, earlier: list[int], order: dict[int, OrderKey], sh: _Shingles,
+def _place(h: int, earlier: list[int], order: dict[int, OrderKey], sh: Shingles,
            settings: Settings) -> tuple[int | None, list[tuple[int, float]]]:
     """Where text h goes among the earlier leaders it is related to: (leader it joins or None, parts it links to).
 
@@ -697,7 +194,7 @@ def _place(h: int, earlier: list[int], order: dict[int, OrderKey], sh: _Shingles
     return best, [(L, shares[L]) for L in maximal if L != best and not _covers(best, L, order, sh, settings)]
 
 
-def _covers(whole: int, part: int, order: dict[int, OrderKey], sh: _Shingles, settings: Settings) -> bool:
+def _covers(whole: int, part: int, order: dict[int, OrderKey], sh: Shingles, settings: Settings) -> bool:
     """Whether leader `part` lies inside leader `whole` (of two texts inside each other, the larger or else the
     earlier covers the other)."""
     size_part, size_whole = sh._size(part), sh._size(whole)
@@ -760,7 +257,7 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
     occurrences (`Stored.fetch_members`) and placed again like new ones, as if everything had come in one batch."""
     while True:
         batch = _batch(occurrences, variants, stored, settings)
-        sh = _Shingles(batch.norms, settings, {v.norm_hash: v.shingles for v in (*variants, *batch.extra)
+        sh = Shingles(batch.norms, settings, {v.norm_hash: v.shingles for v in (*variants, *batch.extra)
                                                if v.shingles is not None})
         # 1. candidates, 2. verified relations, 3. the leader rule
         related = verify_candidates(find_candidates(batch, variants, stored, settings), sh)
@@ -774,7 +271,7 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
 
 
 def _plan_writes(occurrences, variants, batch: _Batch, placed: _Placed, passages: dict[int, _Passage],
-                 stored: Stored, sh: _Shingles) -> DedupPlan:
+                 stored: Stored, sh: Shingles) -> DedupPlan:
     """The rows a batch writes: passages upserted, occurrences, stored occurrences moved, passages retired, links."""
     new_variants = [v for v in variants if v.norm_hash not in stored.cluster_of]
     # All of them new (nothing stored matched exactly): the batch itself, with the arrays it has made.
@@ -782,6 +279,7 @@ def _plan_writes(occurrences, variants, batch: _Batch, placed: _Placed, passages
     counts = {"new": 0, "exact": 0, "near": 0, "contained": 0}
     ids = {root: passage.paragraph_id for root, passage in passages.items()}
     retired: set[str] = set()
+    repoints: list[tuple[str, int, str, int]] = []  # (old id, norm_hash, new id, new canonical's hash)
     for root in sorted(passages):
         passage, pid = passages[root], ids[root]
         order, doc, pos, canon_hash, text = passage.canon
@@ -801,8 +299,10 @@ def _plan_writes(occurrences, variants, batch: _Batch, placed: _Placed, passages
         for old, h in moved + sorted(passage.moved):
             plan.variant_cluster[h] = pid
             if old != pid:
-                plan.repoints.append(Repoint(old, h, pid, *sh.match(h, canon_hash)))
+                repoints.append((old, h, pid, canon_hash))
                 retired.add(old)
+    matched = sh.matches([(h, canon) for _, h, _, canon in repoints])
+    plan.repoints = [Repoint(old, h, new, *m) for (old, h, new, _), m in zip(repoints, matched)]
     plan.retired = sorted(retired - set(ids.values()))
     leader_id = {h: pid for pid, h in batch.leader_of.items()}
     by_ids: dict[tuple[str, str], float] = {}

@@ -7,8 +7,9 @@ import pytest
 
 from conftest import make_doc
 from flows.config import Settings
-from flows.dedup import (NewVariant, Stored, _held_by_several_exactly, _Shingles, candidate_pairs, collect_batch,
-                          paragraph_id_for, plan_dedup, without_cycle_collection)
+from flows.dedup import collect_batch, plan_dedup
+from flows.records import NewVariant, Stored, paragraph_id_for, without_cycle_collection
+from flows.similarity import Shingles, _held_by_several_exactly, candidate_pairs
 
 WIRE = [
     "The city council voted 6-1 on Monday night to approve a $14 million plan to repair the Harbor Street bridge, closed to heavy trucks since November.",
@@ -102,7 +103,7 @@ def test_huge_buckets_are_compared_as_a_star_not_all_pairs():
 def test_keys_held_by_several_owners_give_exactly_their_pairs(monkeypatch):
     # _held_by_several groups keys on their high bits; keys that differ only in their low bits send it to the exact
     # path. Both are checked against all pairs of each key's owners, counted in Python.
-    import flows.dedup as dedup
+    import flows.similarity as similarity
 
     exact = []
 
@@ -110,7 +111,7 @@ def test_keys_held_by_several_owners_give_exactly_their_pairs(monkeypatch):
         exact.append(1)
         return _held_by_several_exactly(*args)
 
-    monkeypatch.setattr(dedup, "_held_by_several_exactly", counted)
+    monkeypatch.setattr(similarity, "_held_by_several_exactly", counted)
     rng = np.random.default_rng(5)
     for trial in range(400):
         m, n = int(rng.integers(1, 300)), int(rng.integers(1, 40))
@@ -122,7 +123,7 @@ def test_keys_held_by_several_owners_give_exactly_their_pairs(monkeypatch):
         for k, o in zip(key.tolist(), owner.tolist()):
             holders.setdefault(k, set()).add(o)
         expected = sorted({lo * n + hi for owners in holders.values() for lo in owners for hi in owners if lo < hi})
-        assert dedup._shared_key_pairs(key, owner, n).tolist() == expected
+        assert similarity._shared_key_pairs(key, owner, n).tolist() == expected
     assert 0 < len(exact) < 400
 
 
@@ -194,7 +195,7 @@ def test_a_merge_near_copies_of_both_its_passages_does_not_join_them():
     merged_too = make_doc("merged-too.txt", [first.replace("Thursday", "Wednesday") + " " + second], published=datetime(2025, 1, 5))
     docs = [wire, one, two, merged, merged_too]
     occ, var = collect_batch(docs, 1, Settings())
-    sh = _Shingles({v.norm_hash: v.norm for v in var}, Settings())
+    sh = Shingles({v.norm_hash: v.norm for v in var}, Settings())
     assert sh.relation(merged.norm_hashes[0], one.norm_hashes[0])[0] == "near"
     assert sh.relation(merged.norm_hashes[0], two.norm_hashes[1])[0] == "near"
 
@@ -222,7 +223,7 @@ def test_a_paragraph_split_later_is_no_merge_and_keeps_its_near_copies():
     split = make_doc("split.txt", [one, two], published=datetime(2025, 1, 2))
     light = make_doc("light.txt", [light_one + " " + light_two], published=datetime(2025, 1, 3))
     occ, var = collect_batch([wire, split, light], 1, Settings())
-    sh = _Shingles({v.norm_hash: v.norm for v in var}, Settings())
+    sh = Shingles({v.norm_hash: v.norm for v in var}, Settings())
     assert sh.relation(wire.norm_hashes[0], light.norm_hashes[0])[0] == "near"
     for half in split.norm_hashes:
         assert sh.relation(half, wire.norm_hashes[0])[0] == "contained"
@@ -278,7 +279,7 @@ def test_planning_pauses_the_cycle_collector_and_always_restores_it():
 
 
 def test_verifying_many_pairs_at_once_counts_as_the_sets_do(monkeypatch):
-    """`_Shingles.verify` counts shared shingles for all pairs in numpy; each pair's relation must be the one counted
+    """`Shingles.verify` counts shared shingles for all pairs in numpy; each pair's relation must be the one counted
     on the two texts' Python sets (repeated shingles within a text, empty and one-word texts, parts and nears)."""
     rng = random.Random(7)
     words = "the a council bridge harbor vote plan city work june".split()
@@ -286,9 +287,9 @@ def test_verifying_many_pairs_at_once_counts_as_the_sets_do(monkeypatch):
     texts += [texts[5] + " " + texts[6], texts[7][: len(texts[7]) // 2].strip()]
     norms = dict(enumerate(texts))
     pairs = sorted({tuple(sorted(rng.sample(range(len(texts)), 2))) for _ in range(3000)} | {(5, 300), (6, 300), (7, 301)})
-    monkeypatch.setattr("flows.dedup._VERIFY_PAIRS", 997)  # several slices
-    counted = _Shingles(norms, Settings()).verify(pairs)
-    one_by_one = _Shingles(norms, Settings())
+    monkeypatch.setattr("flows.similarity._VERIFY_PAIRS", 997)  # several slices
+    counted = Shingles(norms, Settings()).verify(pairs)
+    one_by_one = Shingles(norms, Settings())
     assert counted == [one_by_one.relation(a, b) for a, b in pairs]
     assert {r[0] for r in counted if r} == {"near", "contained"} and None in counted
 
@@ -296,7 +297,7 @@ def test_verifying_many_pairs_at_once_counts_as_the_sets_do(monkeypatch):
 def test_a_batchs_arrays_made_once_equal_those_made_from_a_plain_list():
     """collect_batch's Variants make their signature matrix and flat keys once; key_owners, Signatures and candidate
     search must see what they see on a plain list of the same variants (a short variant has no keys)."""
-    from flows.dedup import Signatures, Variants, key_owners
+    from flows.records import Signatures, Variants, key_owners
 
     docs = [make_doc("wire.txt", WIRE + ["Short line."]), make_doc("copy.txt", COPY)]
     _, batch = collect_batch(docs, 1, Settings())

@@ -9,7 +9,8 @@ import pytest
 from conftest import band_index_rows, ingest_docs, make_doc, signature_index_rows, stored_band_keys, table
 from flows import warehouse
 from flows.config import MinHashConfig, Settings
-from flows.dedup import paragraph_id_for, plan_dedup
+from flows.dedup import plan_dedup
+from flows.records import paragraph_id_for
 from flows.fingerprint import content_hash
 from flows.warehouse.key_index import BANDS, KeyIndex
 
@@ -479,7 +480,7 @@ def test_a_part_stored_before_its_earlier_whole_ends_as_if_loaded_together(tmp_p
 def test_a_stored_band_only_hit_whose_signature_barely_agrees_is_not_fetched(tmp_path: Path):
     import numpy as np
 
-    from flows.dedup import NewVariant
+    from flows.records import NewVariant
 
     db = tmp_path / "w.duckdb"
     ingest_docs(db, [make_doc("wire.txt", WIRE)])

@@ -19,8 +19,8 @@ import numpy as np
 import pyarrow as pa
 
 from flows import __version__
-from flows.dedup import (DedupPlan, Member, NewVariant, Signatures, Stored, StoredCluster, Variants, agreeing,
-                         key_owners, order_key, without_cycle_collection)
+from flows.records import (DedupPlan, Member, NewVariant, Signatures, Stored, StoredCluster, Variants, agreeing,
+                           key_owners, order_key, without_cycle_collection)
 from flows.discover import Rejection
 from flows.read import Unchanged
 from flows.warehouse.connection import WarehouseError, _now, insert_rows
@@ -37,28 +37,38 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], flo
     hashes = pa.table({"norm_hash": pa.array([v.norm_hash for v in variants], pa.int64())})
     con.register("new_hashes", hashes)
     # Band keys: looked up in the sorted index beside the warehouse (key_index), not joined with all of them.
-    new_of, stored_of = index_of(con, BANDS).lookup(con, *key_owners(variants, "band_keys"))
+    new_of, stored_of = _distinct_pairs(*index_of(con, BANDS).lookup(con, *key_owners(variants, "band_keys")))
     con.register("band_hits", pa.table({"norm_hash": new_of, "stored_hash": stored_of}))
     con.register("new_sentences", _key_table(variants, "sentence_keys", "sentence_key"))
     try:
         exact = con.execute(
             "SELECT f.norm_hash, f.paragraph_id FROM paragraph_fingerprints f JOIN new_hashes USING (norm_hash)"
         ).fetchall()
+        # A hit on any stored copy stands for its passage, and is matched against the passage's leader (its
+        # canonical text) only: one row per new text and passage, however many copies the passage holds.
+        # Sentences are taken to their passages before they meet the new texts: a story's sentence is held by each
+        # of its hundreds of stored variants, and pairing every new text with every one of them made millions of rows.
         hits = con.execute(
-            """SELECT hit.norm_hash, hit.stored_hash, f.paragraph_id, bool_or(hit.sentence)
-               FROM (SELECT norm_hash, stored_hash, false AS sentence FROM band_hits
+            """SELECT hit.norm_hash, p.norm_hash, p.paragraph_id, bool_or(hit.sentence)
+               FROM (SELECT b.norm_hash, f.paragraph_id, false AS sentence
+                     FROM band_hits b JOIN paragraph_fingerprints f ON f.norm_hash = b.stored_hash
+                     WHERE b.stored_hash <> b.norm_hash
                      UNION ALL
-                     SELECT ns.norm_hash, k.norm_hash, true FROM new_sentences ns JOIN sentence_keys k USING (sentence_key)) hit
-               JOIN paragraph_fingerprints f ON f.norm_hash = hit.stored_hash
-               WHERE hit.stored_hash <> hit.norm_hash
+                     SELECT ns.norm_hash, sp.paragraph_id, true
+                     FROM new_sentences ns
+                     JOIN (SELECT DISTINCT k.sentence_key, f.paragraph_id
+                           FROM sentence_keys k JOIN paragraph_fingerprints f USING (norm_hash)
+                           WHERE k.sentence_key IN (SELECT sentence_key FROM new_sentences)) sp USING (sentence_key)) hit
+               JOIN paragraphs p USING (paragraph_id)
+               WHERE p.norm_hash <> hit.norm_hash
                GROUP BY ALL ORDER BY 1, 2"""
         ).fetchall()
     finally:
         for name in ("new_hashes", "band_hits", "new_sentences"):
             con.unregister(name)
     stored.cluster_of.update(exact)
-    # Band-only hits whose signatures barely agree are chance collisions: not fetched, not verified. The stored
-    # side's signatures come from the signature index beside the warehouse (key_index.SIGNATURES), which reads only
+    # Band-only hits whose signatures barely agree with the passage's leader are chance collisions: not fetched, not
+    # verified. The stored side's signatures come from the signature index beside the warehouse (key_index.SIGNATURES), which reads only
     # their pages, not every block of the signature column.
     banded = [hit for hit in hits if not hit[3]] if floor > 0 else []
     signatures, chance = index_of(con, SIGNATURES), set()
@@ -104,6 +114,16 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], flo
             variants=variants_of.get(pid, {}),
         )
     return stored
+
+
+def _distinct_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct pairs (a[i], b[i]): two copies of a story share most of their bands, each a row of the lookup."""
+    if len(a) < 2:
+        return a, b
+    order = np.lexsort((b, a))
+    a, b = a[order], b[order]
+    keep = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])]
+    return a[keep], b[keep]
 
 
 def fetch_members(con: duckdb.DuckDBPyConnection, pids: list[str]) -> dict[str, dict[int, Member]]:
@@ -173,7 +193,7 @@ class RunRecord:
 
 def _arrow(rows: list, columns: list[str], types: dict[str, pa.DataType] | None = None) -> pa.Table:
     types = types or {}
-    if rows and hasattr(rows[0], "_fields"):  # NamedTuple rows (flows.dedup): transposed in one pass
+    if rows and hasattr(rows[0], "_fields"):  # NamedTuple rows (flows.records): transposed in one pass
         by_name = dict(zip(rows[0]._fields, map(list, zip(*rows))))
         data = {c: by_name[c] for c in columns}
     else:

@@ -55,6 +55,34 @@ HEADER = ["{site}", "Home | World | Business | Sport | Opinion", "Share: Faceboo
 FOOTER = ["", "Related stories", "Sign up for our newsletter", "© {site}. All rights reserved."]
 
 
+class UnionFind:
+    """The baseline's clusters: union-find over every matched pair (deterministic roots: the smaller key)."""
+
+    def __init__(self) -> None:
+        self.parent: dict[object, object] = {}
+
+    def find(self, x: object) -> object:
+        parent = self.parent
+        up = parent.setdefault(x, x)
+        if up == x or parent[up] == up:  # a root or a root's child (path compression makes it most calls)
+            return up
+        root = up
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    def union(self, a: object, b: object) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            # Deterministic root: the smaller key, so components never depend on union order. Keys are integers, or
+            # (kind, id) tuples whose ids of one kind are all of one type: they compare as they are.
+            if rb < ra:
+                ra, rb = rb, ra
+            self.parent[rb] = ra
+
+
 def write_files(folder: Path, n_files: int, seed: int, html_every: int = 0) -> int:
     """n_files plain-text articles with boilerplate: gold articles and their syndicated copies, cycled;
     every `html_every`-th one (0: none) an HTML page instead. Returns the number of paragraphs written."""
@@ -155,13 +183,13 @@ def straightforward_ingest(db: Path, items: list[tuple], settings: Settings) -> 
     from datasketch import MinHash, MinHashLSH
 
     from flows import warehouse
-    from flows.dedup import DedupPlan, OccurrenceRow, ParagraphRow, _UnionFind, order_key, paragraph_id_for
+    from flows.records import DedupPlan, OccurrenceRow, ParagraphRow, order_key, paragraph_id_for
     from flows.fingerprint import content_hash
     from flows.split import normalize
 
     k = settings.minhash.shingle_size
     lsh = MinHashLSH(threshold=settings.threshold, num_perm=settings.minhash.num_perm)
-    uf = _UnionFind()
+    uf = UnionFind()
     sketches, occurrences, rows = {}, [], []
     for row, texts in items:
         kept = [(text, norm) for text in texts if (norm := normalize(text))]
@@ -311,7 +339,8 @@ def cmd_lookup(args) -> None:
     import pyarrow as pa
 
     from flows import warehouse
-    from flows.dedup import collect_batch, key_owners
+    from flows.dedup import collect_batch
+    from flows.records import key_owners
 
     settings = Settings()
     with tempfile.TemporaryDirectory() as tmp:

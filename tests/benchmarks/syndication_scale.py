@@ -363,7 +363,17 @@ def score_run(db: Path, truth: dict, min_words: int) -> dict:
     for o in occs:
         by_pid.setdefault(o.pid, Counter())[o.origin] += 1
     majority = {pid: c.most_common(1)[0][0] for pid, c in by_pid.items()}
+    kinds_of: dict = {}
+    for o in occs:
+        kinds_of.setdefault(o.pid, set()).add(o.kind)
+    # What went wrong, for whoever tunes the rule: the kinds of occurrence that mixed passages hold, and whether a
+    # copy that missed its original's passage leads a passage of its own origin or sits in another origin's.
+    mixes = Counter("+".join(sorted(kinds_of[pid])) for pid, c in by_pid.items() if len(c) > 1)
+    misses = Counter((o.kind, "apart" if majority[o.pid] == o.origin else "in another")
+                     for o in occs if o.hit is False)
     out = {"all": figures(occs, majority, lambda o: True),
+           "mixes": [[k, n] for k, n in mixes.most_common(8)],
+           "misses": [[f"{k} {w}", n] for (k, w), n in misses.most_common(12)],
            "mixed_passages": sum(len(c) > 1 for c in by_pid.values()), "passages": len(by_pid),
            "unscored_originals": len(skip), "classes": {}, "layouts": {}}
     for kind in ("original", *NEAR_KINDS, "split", "merge"):
@@ -396,6 +406,8 @@ def print_score(r: dict) -> None:
     for layout, f in r["layouts"].items():
         print(f"{layout:<8} files {f['files']:>6}, rejected {f['rejected']}, missing {f['missing']}, empty "
               f"{f['empty']}; unaligned: {f['boilerplate']} boilerplate, {f['other']} other; lost {f['lost']}")
+    print("mixed passages hold:", ", ".join(f"{k} {n}" for k, n in r["mixes"]) or "-")
+    print("missed copies:", ", ".join(f"{k} {n}" for k, n in r["misses"]) or "-")
     if r["rejected_reasons"]:
         print("rejected:", r["rejected_reasons"])
 
@@ -413,7 +425,15 @@ def cmd_corpus(args) -> dict:
           f"story: median {sorted(counts)[len(counts) // 2]}, max {max(counts)}, {sum(c >= 100 for c in counts)} "
           f"with 100+ ({time.perf_counter() - t:.1f} s)")
     with tempfile.TemporaryDirectory() as tmp:
-        run = run_docdedup(folder / "raw", Path(tmp) / "w.duckdb")
+        if args.keep:  # the warehouse stays for a look (`--rescore` scores it again)
+            tmp = args.keep
+        if args.rescore:
+            run = {"wall": float("nan"), "peak_mib": float("nan"), "stages": {}, "summary": "(not run: --rescore)"}
+        else:
+            if args.keep:
+                shutil.rmtree(tmp, ignore_errors=True)
+                Path(tmp).mkdir(parents=True)
+            run = run_docdedup(folder / "raw", Path(tmp) / "w.duckdb")
         share = f"dedup {run['stages']['dedup'] / run['wall']:.0%} of wall" if run["stages"] else "no stage seconds"
         print(f"docdedup run: wall {run['wall']:.1f} s, peak RSS {run['peak_mib']:,.0f} MiB, {share}")
         print("  " + run["summary"].replace("\n", "\n  "))
@@ -461,10 +481,14 @@ def main() -> None:
     corpus = sub.add_parser("corpus", parents=[common], help="heavy-tailed syndication through the whole pipeline")
     corpus.add_argument("--files", type=int, default=20000)
     corpus.add_argument("--bases", choices=("dev", "report"), default="report")
+    corpus.add_argument("--keep", metavar="DIR", help="run into DIR/w.duckdb and keep it, not a temporary warehouse")
+    corpus.add_argument("--rescore", action="store_true", help="score the warehouse --keep kept, without a run")
     scaling = sub.add_parser("scaling", parents=[common], help="dedup seconds per copy, 10 to 1,000 copies")
     scaling.add_argument("--copies", type=int, nargs="+", default=[10, 100, 1000])
     argv = sys.argv[1:]
     args = ap.parse_args(argv if argv[:1] in (["scaling"], ["corpus"], ["-h"], ["--help"]) else ["corpus", *argv])
+    if getattr(args, "rescore", False) and not args.keep:
+        ap.error("--rescore needs --keep DIR")
     if not (BENCH / "article-extraction").is_dir() or not (BENCH / "dragnet").is_dir():
         print(f"skipped: needs {BENCH}/article-extraction and {BENCH}/dragnet")
         return

@@ -66,6 +66,52 @@ def test_text_cleaner_joins_hard_wrapped_paragraphs():
     assert len(split_paragraphs(body)) == 2
 
 
+LAYOUT_PARAGRAPHS = [
+    "The council met on Tuesday to discuss the budget for the coming year, and agreed to raise spending on roads "
+    "by a tenth while holding other departments level for a second year running.",
+    "Members also heard a report on the state of the town's bridges, several of which need repairs within the next "
+    "five years or will have to close to heavy traffic, the report said.",
+    "The mayor said the work would be paid for from the reserve fund, which has grown over the last decade, and "
+    "that no new borrowing would be needed.",
+    "A public meeting on the plans will be held next month in the library, where residents can see the drawings.",
+]
+
+
+@pytest.mark.parametrize("layout", ["wrapped, no blank lines", "indented first lines", "hyphenated", "CRLF", "CR",
+                                    "mixed"])
+def test_text_cleaner_rebuilds_the_paragraphs_of_every_layout(layout):
+    import textwrap
+
+    def wrap(p, width=64, **kw):
+        return textwrap.fill(p, width, break_long_words=False, **{"break_on_hyphens": False, **kw})
+
+    ps = LAYOUT_PARAGRAPHS
+    if layout == "wrapped, no blank lines":
+        # Where a paragraph's last line is full, nothing tells it from a wrapped line: the text says where it ends
+        # only by a last line with room for the next word, as here.
+        text = "\n".join(wrap(p, 60) for p in ps)
+        assert all(len(wrap(p, 60).split("\n")[-1]) + 1 + len(q.split()[0]) <= 60 for p, q in zip(ps, ps[1:]))
+    elif layout == "indented first lines":
+        text = "\n".join(wrap(p, 70, initial_indent="    ") for p in ps)
+    elif layout == "hyphenated":
+        # A wrapper that breaks at hyphens: "second-year" split over a line end is one word again, hyphen kept.
+        ps = [ps[0].replace("second year", "second-year"), *ps[1:]]
+        width = next(w for w in range(40, 80) if wrap(ps[0], w, break_on_hyphens=True).split("\n")[-2].endswith("-"))
+        text = "\n\n".join(wrap(p, width, break_on_hyphens=True) for p in ps)
+    elif layout in ("CRLF", "CR"):
+        text = "\n\n".join(wrap(p) for p in ps).replace("\n", "\r\n" if layout == "CRLF" else "\r")
+    else:  # one paragraph per line, then wrapped paragraphs, then blank-line paragraphs
+        text = ps[0] + "\n" + wrap(ps[1]) + "\n" + wrap(ps[2]) + "\n\n" + ps[3]
+    body, _ = clean_text(text)
+    assert split_paragraphs(body) == ps
+
+
+def test_one_paragraph_per_line_is_never_joined():
+    lines = [p.split(", ")[0] + "." for p in LAYOUT_PARAGRAPHS] + LAYOUT_PARAGRAPHS
+    body, _ = clean_text("\n".join(lines))
+    assert split_paragraphs(body) == lines
+
+
 ARTICLE = [
     "The regional transport authority confirmed on Monday that the new tram line will reach the airport by the "
     "end of 2027, two years later than first planned.",
@@ -219,3 +265,13 @@ def test_unspaced_scripts_are_kept_as_prose():
     body, meta = clean_text("新闻网\n首页 | 本地 | 商业\n\n港口大桥修复计划获批\n\n" + zh + "\n\n分享到微信\n")
     assert body == zh
     assert meta.title == "港口大桥修复计划获批"
+
+
+def test_a_word_hyphenated_at_a_line_end_is_whole_again_where_the_text_writes_it_whole():
+    from flows.clean.text import _joined
+
+    kept = ["The first phase of the re-", "development starts in May, the plan says."]
+    assert _joined(kept) == "The first phase of the re-development starts in May, the plan says."
+    dropped = ["The first phase of the develop-", "ment starts in May; the development ends in 2030."]
+    assert _joined(dropped) == "The first phase of the development starts in May; the development ends in 2030."
+    assert _joined(["Prices rose -", "again, and then fell."]) == "Prices rose - again, and then fell."

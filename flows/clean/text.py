@@ -211,30 +211,94 @@ def _demote_repeats(units: list[_Unit]) -> list[_Unit]:
 
 
 def _units(content: str) -> list[str]:
-    """Lines of the page, whitespace-normalised; hard-wrapped blocks are joined back into paragraphs."""
-    lines = [_SPACES.sub(" ", line).strip() for line in content.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    """Lines of the page, whitespace-normalised, with hard-wrapped paragraphs joined back (see `_wrap_width`).
+
+    Blank lines, CRLF and CR line ends are layout, not text. Where the page is wrapped at a width, a line joins the
+    next one when the next one's first word would not have fitted after it: the wrapping tool broke there, not the
+    writer. A line with room left for that word ends its paragraph, as does a line before an indented one; the
+    rest (one paragraph per line, lines longer than the width) stays a line each."""
+    raw = [line.rstrip().expandtabs(4) for line in content.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     blocks: list[list[str]] = [[]]
-    for line in lines:
-        if line:
+    for line in raw:
+        if line.strip():
             blocks[-1].append(line)
         elif blocks[-1]:
             blocks.append([])
     blocks = [b for b in blocks if b]
-    if _hard_wrapped(blocks):
-        return [" ".join(b) for b in blocks]
-    return [line for b in blocks for line in b]
+    width = _wrap_width(blocks)
+    units: list[str] = []
+    for block in blocks:
+        paragraph = [block[0]]
+        for prev, line in zip(block, block[1:]):
+            if width is not None and _wrapped_after(prev, line, width):
+                paragraph.append(line)
+            else:
+                units.append(_joined(paragraph))
+                paragraph = [line]
+        units.append(_joined(paragraph))
+    return [u for u in units if u]
 
 
-def _hard_wrapped(blocks: list[list[str]]) -> bool:
-    """True when text was wrapped at a fixed width: most lines inside multi-line blocks fill the width."""
-    inner = [line for b in blocks if len(b) > 1 for line in b[:-1]]
-    if len(inner) < 4:
+def _wrap_width(blocks: list[list[str]]) -> int | None:
+    """The width the page was hard-wrapped at, or None: the width at which most line breaks inside blocks are the
+    breaks a greedy wrapper makes (the line fits, the next word would not), when there are enough of them.
+
+    Each break (line, next line) is a wrapper's break for every width from the line's length up to that length plus
+    the next word's; the width most breaks agree on is counted with a difference array over the plausible widths."""
+    pairs = [(len(prev), len(prev) + 1 + len(_first_word(line)))
+             for b in blocks for prev, line in zip(b, b[1:]) if len(prev) <= _MAX_WRAP]
+    if len(pairs) < 3:
+        return None
+    cover = [0] * (_MAX_WRAP + 2)
+    for low, high in pairs:
+        cover[low] += 1
+        cover[min(high, _MAX_WRAP + 1)] -= 1  # widths low .. high - 1
+    running, best, best_width = 0, 0, None
+    for width in range(_MAX_WRAP + 1):
+        running += cover[width]
+        if running > best:
+            best, best_width = running, width
+    if best_width is None or best_width < _MIN_WRAP or best < max(3, _WRAP_SHARE * len(pairs)):
+        return None
+    return best_width
+
+
+# Widths a wrapped page is read at (mail and wire feeds wrap at 60 to 80 columns), and the share of the short line
+# breaks inside blocks that must be a greedy wrapper's at one width (one paragraph per line rarely agrees by chance).
+_MIN_WRAP, _MAX_WRAP, _WRAP_SHARE = 30, 120, 0.6
+
+
+def _wrapped_after(prev: str, line: str, width: int) -> bool:
+    """Whether a wrapper at `width` broke between these lines: prev fits, the next word would not have, and the line
+    is not indented more than prev (an indented line starts a paragraph)."""
+    if len(prev) > width or len(prev) + 1 + len(_first_word(line)) <= width:
         return False
-    width = max(len(line) for b in blocks for line in b)
-    if width > 120:
-        return False
-    full = sum(len(line) >= 0.6 * width for line in inner)
-    return full >= 0.7 * len(inner)
+    return _indent(line) <= _indent(prev) or _indent(prev) > 0
+
+
+def _first_word(line: str) -> str:
+    stripped = line.lstrip()
+    return stripped.split(" ", 1)[0] if stripped else ""
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _joined(lines: list[str]) -> str:
+    """One paragraph from its wrapped lines, whitespace-normalised. A word hyphenated across a line end keeps its
+    hyphen (wrappers break at a word's own hyphens), unless the paragraph writes the word whole elsewhere."""
+    text = _SPACES.sub(" ", lines[0]).strip()
+    for line in lines[1:]:
+        line = _SPACES.sub(" ", line).strip()
+        head = _first_word(line)
+        if len(text) > 1 and text[-1] == "-" and text[-2].isalpha() and head[:1].islower():
+            start = (_WORD.findall(text[:-1]) or [""])[-1].split("-")[-1]
+            whole = start + (_WORD.findall(head) or [""])[0]
+            text = (text[:-1] if any(whole in other for other in lines) else text) + line
+        else:
+            text = f"{text} {line}"
+    return text
 
 
 def _has_known_stopwords(lines: list[str]) -> bool:

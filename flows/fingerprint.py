@@ -62,8 +62,8 @@ def _word_hashes(norms: list[str]) -> tuple[np.ndarray, np.ndarray]:
     number of words of each paragraph.
 
     Arrow splits the texts and finds their distinct words in C++; only the distinct words are hashed in Python (a batch
-    of news repeats its words: one distinct word in 25 in the syndication benchmark). Splitting and looking up each
-    word in Python took four times as long."""
+    of news repeats its words, so they are few), several times faster than splitting and looking up each word in
+    Python (tests/benchmarks/fingerprint_speed.py)."""
     lists = pc.split_pattern(pa.array(norms, pa.large_string()), " ")  # 64-bit offsets: no size limit
     words = lists.flatten()
     # A text without words is one empty piece, as are runs of spaces: they are no words.
@@ -119,7 +119,8 @@ def minhash_signatures(hashes: np.ndarray, offsets: np.ndarray, n: int, cfg: Min
         return sig
     mixed = _fmix32(hashes)
     # Permutations along rows, shingles along columns: the min-reduction then runs over
-    # contiguous memory, ~9x faster than the (shingles x permutations) layout.
+    # contiguous memory, several times faster than the (shingles x permutations) layout
+    # (tests/benchmarks/fingerprint_speed.py).
     ends = offsets[nonempty] + counts[nonempty]
     buf = np.empty((cfg.num_perm, _SHINGLES_PER_SLICE), dtype=np.uint32)
     i = 0
@@ -165,8 +166,8 @@ def sentence_keys(paragraphs: list[list[str]], min_words: int = 6) -> list[np.nd
 
     Two paragraphs that share a sentence are containment candidates even when their Jaccard
     similarity is too low for the LSH bands (a paragraph split in two, or two merged into one).
-    All paragraphs' sentences are hashed in one pass and sorted at once (a set and a sort per paragraph took three
-    times as long); each paragraph's keys are a slice of one array."""
+    All paragraphs' sentences are hashed in one pass and sorted at once, not with a set and a sort per paragraph;
+    each paragraph's keys are a slice of one array."""
     flat = [n for sentences in paragraphs for n in sentences]
     owner = np.repeat(np.arange(len(paragraphs)), [len(sentences) for sentences in paragraphs])
     long_enough = np.fromiter((n.count(" ") + 1 >= min_words for n in flat), dtype=bool, count=len(flat))

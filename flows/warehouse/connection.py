@@ -19,13 +19,10 @@ from flows.split import normalize_texts
 
 
 # String compressions a writing connection does not use. DuckDB compresses a table's new rows when it checkpoints them
-# (at a large commit, and when the run closes the warehouse), and for strings its FSST analysis cost more than
-# everything else of the checkpoint: the syndication benchmark's load (open, write, close) took 957 ms with it and
-# 818 ms without it, median of 10 paired runs at 3 copies (1,233 against 1,020 ms at 10 copies; random signature
-# BLOBs were analysed too, to be stored uncompressed all the same). Dictionary compression, which catches the text an
-# outlet republishes verbatim, stays. The price is disk for text that never repeats: 311 MB against 267 MB for a
-# warehouse of 150,000 synthetic paragraphs, 19.1 against 18.1 MB for the syndication benchmark. Rows written before
-# keep their compression.
+# (at a large commit, and when the run closes the warehouse), and for strings its FSST analysis cost more than the
+# rest of the checkpoint (tests/benchmarks/syndication.py's load stage, with and without it), random signature BLOBs
+# included. Dictionary compression, which catches the text an outlet republishes verbatim, stays. The price is some
+# disk for text that never repeats. Rows written before keep their compression.
 NO_COMPRESSION = "fsst,dict_fsst"
 
 
@@ -185,8 +182,7 @@ def _check_version(con: duckdb.DuckDBPyConnection) -> set[int]:
 
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, list]) -> None:
     """Insert rows given as columns, by column name, through Arrow. Not as query parameters: DuckDB's client tries to
-    import pandas for each parameter it converts, and where pandas is not installed every try searches sys.path again
-    (about 0.3 ms a value: the ten rows of a new warehouse's schema versions took 23 ms)."""
+    import pandas for each parameter it converts, and where pandas is not installed every try searches sys.path again."""
     con.register("t_rows", pa.table(columns))
     try:
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM t_rows")

@@ -4,18 +4,19 @@ Pure functions: the warehouse module fetches what is already stored (`Stored`), 
 decides, the warehouse module writes the `DedupPlan` (plain rows of `flows.records`, which the two share;
 candidate search and verification on shingles are `flows.similarity`'s). The steps, top to bottom:
 
-1. candidates (`find_candidates`): new texts sharing an LSH band key or a sentence with each other, and
-   with the canonical text of each stored passage they hit; a text already stored is in its passage by
-   its hash and is never verified again.
-2. verify (`verify_candidates`): each candidate pair on the two texts' sets of word-shingle hashes
-   (the 32-bit hashes their signatures are made from): near when Jaccard >= threshold and neither is
-   shaped like a part of the other; contained when at least `containment` of the smaller's shingles
-   are in the larger, which is at least 1/`part_ratio` times its size.
+1. candidates: each text's band and sentence keys (`keyed_nodes`), and the stored passages the warehouse found it
+   shares a band or a sentence with (`stored_neighbours`); a text already stored is in its passage by its hash and
+   is never verified again.
+2. verify (`Shingles`): a text against a leader on their sets of word-shingle hashes (the 32-bit hashes their
+   signatures are made from): near when Jaccard >= threshold and neither is shaped like a part of the other;
+   contained when at least `containment` of the smaller's shingles are in the larger, which is at least
+   1/`part_ratio` times its size.
 3. cluster (`cluster_duplicates`), the leader rule: texts are placed one by one in the order of their
-   first appearance (earliest published, earliest run, source path, position). A text joins the
-   passage of an earlier *leader* it is near, or is a piece of, or is the only passage inside; a text
-   holding two or more unrelated leaders is a merge, linked to each and joining none; any other text
-   leads a new passage. Why it cannot chain: a text is only ever compared with leaders, and a leader is a text
+   first appearance (earliest published, earliest run, source path, position), each verified against the
+   leaders of the passages it shares a key with (`_PassageIndex`: any of a passage's texts brings its leader, as
+   any stored copy brings a stored passage's). A text joins the passage of an earlier *leader* it is near, or is
+   a piece of, or is the only passage inside; a text holding two or more unrelated leaders is a merge, linked to
+   each and joining none; any other text leads a new passage. Why it cannot chain: a text is only ever compared with leaders, and a leader is a text
    that joined nothing, so every member is related (near, a piece, an extension) to its passage's own first
    text; membership is a star around the leader, never a path. With Jaccard distance d = 1 - J (a metric), a
    near member lies within 1 - threshold of the leader whatever the number of copies, where union-find over all
@@ -32,13 +33,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from flows.config import Settings
 from flows.fingerprint import fingerprint_paragraphs
 from flows.records import (DedupPlan, Link, NewVariant, Occurrence, OccurrenceRow, OrderKey, ParagraphRow, Repoint,
                            Stored, Variants, order_key, paragraph_id_for, without_cycle_collection)
-from flows.similarity import Shingles, candidate_pairs
+from flows.similarity import Shingles
 
 
 @dataclass
@@ -87,43 +86,93 @@ def _batch(occurrences: list[Occurrence], variants: list[NewVariant], stored: St
     if extra_hashes:
         fp = fingerprint_paragraphs([norms[h] for h in extra_hashes], settings.minhash)
         n_words, bounds = fp.n_words.tolist(), fp.offsets.tolist()
+        sentences = {h: m.sentence_keys for members in stored.members.values() for h, m in members.items()}
         extra = Variants(
             NewVariant(h, norms[h], n_words[i], fp.signatures[i],
-                       fp.band_keys[i] if n_words[i] >= settings.min_words else None, None,
+                       fp.band_keys[i] if n_words[i] >= settings.min_words else None,
+                       sentences.get(h) if n_words[i] >= settings.min_words else None,
                        fp.shingles[bounds[i]:bounds[i + 1]])
             for i, h in enumerate(extra_hashes))
     return _Batch(order, sorted(nodes, key=lambda h: (order[h], h)), exact, leader_of,
                   {h: pid for pid, h in leader_of.items()}, extra, norms)
 
 
-def find_candidates(batch: _Batch, variants: list[NewVariant], stored: Stored, settings: Settings) -> list[tuple[int, int]]:
-    """Pairs of nodes worth verifying: new (and reopened) texts that share a band or a sentence, and each new text
-    with the leader of every stored passage it hit, never with the passage's other copies."""
-    free = variants if not batch.exact and not batch.extra else \
-        Variants([v for v in variants if v.norm_hash not in batch.exact] + list(batch.extra))
-    free = Variants.of(free)
-    rank = {h: i for i, h in enumerate(batch.nodes)}
-    ranks = np.fromiter((rank[h] for h in free.hashes().tolist()), dtype=np.int64, count=len(free))
-    pairs = set(candidate_pairs(free, settings.candidate_floor, ranks))
+# A key held by more passages than this keeps the earliest ones only (a sentence every outlet appends, say): a text
+# is compared with at most this many passages a key, so a run stays linear in its input.
+_MAX_PASSAGES_PER_KEY = 64
+
+
+def keyed_nodes(batch: _Batch, variants: list[NewVariant], known: dict[int, list[int]]) -> dict[int, list[int]]:
+    """The band and sentence keys (`_keys`) of the nodes that have them: new texts, reopened passages' variants, and a
+    stored leader whose text is new too (it is in its passage by its hash, but its keys find the texts near it).
+    `known`: keys already listed, by text (kept across a batch's rounds of reopening)."""
+    out = {}
+    for v in (*variants, *batch.extra):
+        h = v.norm_hash
+        if v.band_keys is not None and (h not in batch.exact or h in batch.passage_of):
+            keys = known.get(h)
+            out[h] = known[h] = _keys(v) if keys is None else keys
+    return out
+
+
+def stored_neighbours(batch: _Batch, variants: list[NewVariant], stored: Stored) -> dict[int, set[int]]:
+    """Nodes the warehouse relates to each node: a new text and the leader of each stored passage it shares a band
+    or a sentence with (`Stored.band_hits`, never the passage's other copies), both ways; and a reopened passage's
+    variants and its canonical, which a band of the batch need not join."""
+    out: dict[int, set[int]] = {}
+
+    def pair(a: int, b: int) -> None:
+        if a != b:
+            out.setdefault(a, set()).add(b)
+            out.setdefault(b, set()).add(a)
+
     eligible = {v.norm_hash for v in variants if v.band_keys is not None and v.norm_hash not in batch.exact}
     for n, o in stored.band_hits:
         pid = stored.cluster_of.get(o)
-        if n not in eligible or pid is None:
-            continue
-        other = batch.leader_of.get(pid, o)  # a reopened passage's variants are nodes themselves
-        if other in batch.norms and other != n:
-            pairs.add((n, other))
-    return sorted(pairs)
+        if n in eligible and pid is not None:
+            other = batch.leader_of.get(pid, o)  # a reopened passage's variants are nodes themselves
+            if other in batch.norms:
+                pair(n, other)
+    for pid, members in stored.members.items():
+        canon = stored.clusters[pid].canonical_hash
+        if canon in batch.order:
+            for h in members:
+                if h in batch.order:
+                    pair(h, canon)
+    return out
 
 
-def verify_candidates(pairs: list[tuple[int, int]], sh: Shingles) -> dict[int, list[int]]:
-    """Each node's related nodes (near, or one inside the other), from the candidate pairs verified on shingles."""
-    related: dict[int, list[int]] = {}
-    for (a, b), rel in zip(pairs, sh.verify(pairs)):
-        if rel is not None:
-            related.setdefault(a, []).append(b)
-            related.setdefault(b, []).append(a)
-    return related
+class _PassageIndex:
+    """The band and sentence keys of the texts placed so far, each with the passages (by leader) whose texts hold it.
+
+    A text is compared with the leader of every passage one of whose texts shares a key with it, never with the
+    passage's other texts: the cost of a text follows the passages it resembles, not their copies, and a copy near
+    its leader is found through any of the passage's texts (as a stored passage is, through any of its copies)."""
+
+    def __init__(self) -> None:
+        self.keys: dict[int, list[int]] = {}
+
+    def passages(self, keys: list[int]) -> set[int]:
+        found: set[int] = set()
+        for k in keys:
+            held = self.keys.get(k)
+            if held:
+                found.update(held)
+        return found
+
+    def add(self, keys: list[int], leader: int) -> None:
+        for k in keys:
+            held = self.keys.setdefault(k, [])
+            if len(held) < _MAX_PASSAGES_PER_KEY and leader not in held:
+                held.append(leader)
+
+
+def _keys(v: NewVariant) -> list[int]:
+    """A text's band keys and sentence keys, the latter negated bitwise (~) so the two kinds never meet."""
+    keys = v.band_keys.tolist()
+    if v.sentence_keys is not None and len(v.sentence_keys):
+        keys += (~v.sentence_keys).tolist()
+    return keys
 
 
 @dataclass
@@ -135,24 +184,27 @@ class _Placed:
     demoted: set[str]  # stored passages whose leader joined an earlier text
 
 
-def cluster_duplicates(batch: _Batch, related: dict[int, list[int]], sh: Shingles, settings: Settings) -> _Placed:
+def cluster_duplicates(batch: _Batch, keyed: dict[int, list[int]], neighbours: dict[int, set[int]], sh: Shingles,
+                       settings: Settings) -> _Placed:
     """Place every node, in the order of first appearance, by the leader rule (see `_place`): it joins the passage
-    of an earlier leader it matches, or leads a passage of its own. Members join leaders only, never each other, so
-    membership cannot chain."""
-    leaders: set[int] = set()
+    of an earlier leader it matches, or leads a passage of its own. The leaders a text is verified against are those
+    of the passages it shares a key with (`_PassageIndex`) or the warehouse relates it to (`stored_neighbours`).
+    Members join leaders only, never each other, so membership cannot chain."""
+    index = _PassageIndex()
     placed = _Placed({}, {}, set())
     for h in batch.nodes:
-        earlier = sorted((L for L in related.get(h, ()) if L in leaders), key=lambda L: (batch.order[L], L))
+        keys = keyed.get(h, ())
+        found = index.passages(keys)
+        found.update(placed.root[n] for n in neighbours.get(h, ()) if n in placed.root)
+        earlier = sorted(found, key=lambda L: (batch.order[L], L))
         joined, parts = _place(h, earlier, batch.order, sh, settings)
-        if joined is None:
-            leaders.add(h)
-            placed.root[h] = h
-        else:
-            placed.root[h] = joined
-            if h in batch.passage_of:
-                placed.demoted.add(batch.passage_of[h])
+        root = h if joined is None else joined
+        placed.root[h] = root
+        if joined is not None and h in batch.passage_of:
+            placed.demoted.add(batch.passage_of[h])
+        index.add(keys, root)
         for part, share in parts:
-            key = (part, placed.root[h])
+            key = (part, root)
             placed.links[key] = max(share, placed.links.get(key, 0.0))
     return placed
 
@@ -253,21 +305,93 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
     """Match a batch's paragraphs against each other and the stored passages, place them by the leader rule, pick
     each passage's canonical and plan the writes.
 
-    A stored passage whose leader an earlier text displaces is reopened: its variants are fetched with their first
-    occurrences (`Stored.fetch_members`) and placed again like new ones, as if everything had come in one batch."""
+    A stored passage is reopened when an earlier text displaces its leader, when the batch brings one of its other
+    texts with an earlier first appearance than its canonical (`_displaced`), or when a new leader may make one of
+    its copies a merge (`_containing`): its variants are fetched with their first occurrences
+    (`Stored.fetch_members`) and placed again like new ones, as if everything had come in one batch."""
+    asked: set[int] = set()
+    keys: dict[int, list[int]] = {}
+    # Shared shingles are counted once a pair, whatever the rounds of reopening.
+    sh = Shingles({}, settings, {v.norm_hash: v.shingles for v in variants if v.shingles is not None})
     while True:
         batch = _batch(occurrences, variants, stored, settings)
-        sh = Shingles(batch.norms, settings, {v.norm_hash: v.shingles for v in (*variants, *batch.extra)
-                                               if v.shingles is not None})
-        # 1. candidates, 2. verified relations, 3. the leader rule
-        related = verify_candidates(find_candidates(batch, variants, stored, settings), sh)
-        placed = cluster_duplicates(batch, related, sh, settings)
-        reopen = sorted(placed.demoted - set(stored.members))
-        if not reopen or stored.fetch_members is None:
+        early = _displaced(batch, stored) - set(stored.members) if stored.fetch_members is not None else set()
+        if early:  # known before placing anything
+            stored = _reopened(stored, sorted(early))
+            continue
+        sh.norms.update(batch.norms)
+        sh.hashed.update((v.norm_hash, v.shingles) for v in batch.extra if v.norm_hash not in sh.hashed)
+        sh.hash_all(batch.nodes)
+        # 1. candidates (keys and stored hits), 2. verified against leaders and 3. placed, text by text
+        placed = cluster_duplicates(batch, keyed_nodes(batch, variants, keys),
+                                    stored_neighbours(batch, variants, stored), sh, settings)
+        if stored.fetch_members is None:
             break
-        stored = dataclasses.replace(stored, members={**stored.members, **stored.fetch_members(reopen)})
+        reopen = sorted((placed.demoted | _containing(variants, batch, placed, stored, sh, settings, asked)) - set(stored.members))
+        if not reopen:
+            break
+        stored = _reopened(stored, reopen)
     # 4. canonicals, 5. the writes
     return _plan_writes(occurrences, variants, batch, placed, _passages(occurrences, batch, placed, stored), stored, sh)
+
+
+def _displaced(batch: _Batch, stored: Stored) -> set[str]:
+    """Stored passages that the batch brings one of their texts to, other than the canonical's, with a first
+    appearance earlier than the canonical's: loaded together, that text would have been placed before the leader."""
+    return {pid for h, pid in batch.exact.items()
+            if h != stored.clusters[pid].canonical_hash and batch.order[h] < stored.clusters[pid].canonical_order}
+
+
+def _containing(variants: list[NewVariant], batch: _Batch, placed: _Placed, stored: Stored, sh: Shingles,
+                settings: Settings, asked: set[int]) -> set[str]:
+    """Stored passages holding a merge-shaped copy of an earlier leader and of the passage's own canonical.
+
+    A leader is earlier than before when it is new, or a stored passage's leader whose text the batch brings with an
+    earlier first appearance. A stored copy (not a node of the batch) that holds both its passage's canonical and
+    such a leader, neither inside the other, joined the one part it then came after (a merge read as a part with
+    sentences added); with the leader it may be a merge of two passages. Its passage is reopened and placed again,
+    so that the result is the one a single batch gives. `asked`: the leaders already looked up."""
+    if stored.fetch_containers is None:
+        return set()
+
+    def earlier(h: int) -> bool:
+        pid = batch.passage_of.get(h)
+        return pid is None or batch.order[h] < stored.clusters[pid].canonical_order
+
+    leaders = [v for v in variants if v.band_keys is not None and v.norm_hash not in asked
+               and placed.root.get(v.norm_hash) == v.norm_hash and earlier(v.norm_hash)]
+    asked.update(v.norm_hash for v in leaders)
+    if not leaders:
+        return set()
+    found = stored.fetch_containers(leaders)
+    triples = []  # (leader, stored copy, the copy's canonical)
+    for new, copy in found.pairs:
+        if copy not in found.copies or copy in placed.root or found.copies[copy][0] in stored.members:
+            continue
+        pid, norm, canon, canon_norm = found.copies[copy]
+        sh.norms.setdefault(copy, norm)
+        sh.norms.setdefault(canon, canon_norm)
+        triples.append((new, copy, canon))
+    sh.hash_all(h for triple in triples for h in triple)
+
+    def inside(part: int, whole: int) -> bool:  # as `_place` finds the leaders inside a text
+        return sh._common(part, whole) >= settings.containment * sh._size(part)
+
+    return {found.copies[copy][0] for new, copy, canon in triples
+            if inside(new, copy) and inside(canon, copy) and not inside(new, canon) and not inside(canon, new)}
+
+
+def _reopened(stored: Stored, pids: list[str]) -> Stored:
+    """`stored` with these passages reopened: each variant's first occurrence fetched (and the passage itself when
+    no hit of the batch fetched it)."""
+    missing = [pid for pid in pids if pid not in stored.clusters]
+    clusters, cluster_of = stored.clusters, stored.cluster_of
+    if missing and stored.fetch_clusters is not None:
+        more = stored.fetch_clusters(missing)
+        clusters = {**clusters, **more}
+        cluster_of = {**cluster_of, **{h: pid for pid, c in more.items() for h in c.variants}}
+    return dataclasses.replace(stored, clusters=clusters, cluster_of=cluster_of,
+                               members={**stored.members, **stored.fetch_members(pids)})
 
 
 def _plan_writes(occurrences, variants, batch: _Batch, placed: _Placed, passages: dict[int, _Passage],

@@ -30,8 +30,7 @@ def paragraph_id_for(doc_id: str, position: int) -> str:
 
 
 # The records made once a paragraph or a variant are NamedTuples: immutable, like a frozen dataclass, and made in a
-# quarter of its time (a frozen dataclass sets each field through object.__setattr__; 0.07 s of a 13,000-paragraph
-# batch).
+# quarter of its time (a frozen dataclass sets each field through object.__setattr__).
 class Occurrence(NamedTuple):
     """One paragraph of a new document, in the document's order."""
 
@@ -108,6 +107,7 @@ class Member(NamedTuple):
     doc_id: str
     position: int
     text: str
+    sentence_keys: np.ndarray | None = None  # as stored (sentence_keys); None: none
 
 
 @dataclass
@@ -123,6 +123,19 @@ class Stored:
     # Fetches `members` of more passages; bound to the warehouse by its fetch (None: passages are never reopened,
     # a displaced leader's passage follows it whole).
     fetch_members: Callable[[list[str]], dict[str, dict[int, Member]]] | None = None
+    # Stored copies sharing a band with some new variants (`Containers`), and stored passages by id: what finds the
+    # passages a new leader reshapes (see flows.dedup._containing). None: nothing is looked up.
+    fetch_containers: Callable[[list[NewVariant]], Containers] | None = None
+    fetch_clusters: Callable[[list[str]], dict[str, StoredCluster]] | None = None
+
+
+class Containers(NamedTuple):
+    """Stored copies sharing an LSH band with new variants: (new norm_hash, stored norm_hash) pairs, and each stored
+    copy that is not its passage's canonical: (paragraph_id, its normalised text, the canonical's norm_hash and
+    normalised text)."""
+
+    pairs: list[tuple[int, int]]
+    copies: dict[int, tuple[str, str, int, str]]
 
 
 class ParagraphRow(NamedTuple):
@@ -235,10 +248,9 @@ def without_cycle_collection(fn):
     """`fn` runs with CPython's cycle collector paused. Each stage of a batch in the flow's thread (collecting,
     fetching, planning, writing) allocates some 10^5 small objects (tuples, sets, rows, arrays), none of them in a
     cycle, so reference counting frees them all the same; but every 700 allocations the collector would scan the
-    young ones, and every so often the run's whole heap. It took 0.3 of 1.0 s of planning the syndication benchmark,
-    0.45 of 2.3 s at a million stored paragraphs; with planning paused, whole-heap passes still took 0.2 s of the
-    other stages' 2.2 s (measured with gc.callbacks). The switch is the process's: the chunk tasks, which may run in
-    threads beside these stages, do not use it."""
+    young ones, and every so often the run's whole heap: a third of planning time, by gc.callbacks on
+    tests/benchmarks/syndication.py. The switch is the process's: the chunk tasks, which may run in threads beside
+    these stages, do not use it."""
     @functools.wraps(fn)
     def paused(*args, **kwargs):
         if not gc.isenabled():

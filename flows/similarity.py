@@ -1,5 +1,5 @@
-"""Candidate search and verification: which texts share an LSH band key or a sentence (`candidate_pairs`), and
-how two texts relate on their sets of word-shingle hashes (`Shingles`: near, one inside the other, or neither)."""
+"""Verification: how two texts relate on their sets of word-shingle hashes (`Shingles`: near, one inside the other,
+or neither), pair by pair on Python sets or for many pairs at once in numpy."""
 
 from __future__ import annotations
 
@@ -7,106 +7,14 @@ import numpy as np
 
 from flows.config import Settings
 from flows.fingerprint import shingle_arrays
-from flows.records import NewVariant, Variants, _agree, key_owners
 
-# Buckets larger than this are compared as a star, not all pairs (keeps a run linear in its input).
-_MAX_BUCKET_PAIRS = 64
 # Candidate pairs whose shared shingles are counted at once (bounds `Shingles.verify`'s arrays).
 _VERIFY_PAIRS = 5_000
 
 
-def candidate_pairs(variants: list[NewVariant], floor: float = 0.0,
-                    rank: np.ndarray | None = None) -> list[tuple[int, int]]:
-    """Pairs of new variants (norm hashes) worth verifying: those sharing a sentence, and those sharing an LSH band
-    key whose signatures agree on at least `floor` of their values (see `agreeing`). Distinct, each pair (lower,
-    higher) in `rank` (one distinct integer per variant; default: the rank of its hash) and sorted by it.
-
-    A bucket too large for all its pairs is compared as a star around its lowest-ranked variant: ranked by first
-    appearance, that is the earliest text, the one a passage is matched against (`cluster_duplicates`).
-    Variants are numbered by rank and a pair is one integer, lower rank * n + higher rank, so that pairs are found,
-    deduplicated, filtered and sorted in numpy; only the pairs that remain become tuples."""
-    variants = Variants.of(variants)
-    n = len(variants)
-    hashes = variants.hashes()
-    by_rank = np.argsort(hashes if rank is None else rank, kind="stable")
-    rank = np.empty(n, dtype=np.int64)
-    rank[by_rank] = np.arange(n)
-    sentences = _shared_key_pairs(*key_owners(variants, "sentence_keys", rank), n)
-    banded = np.setdiff1d(_shared_key_pairs(*key_owners(variants, "band_keys", rank), n), sentences, assume_unique=True)
-    if floor > 0 and len(banded):
-        signatures = variants.signature_matrix()
-        low, high = by_rank[banded // n], by_rank[banded % n]
-        banded = banded[_agree(signatures[low], signatures[high], floor)]
-    codes = np.sort(np.concatenate([sentences, banded]))  # two disjoint sets
-    ordered = hashes[by_rank]
-    return list(zip(ordered[codes // n].tolist(), ordered[codes % n].tolist()))
-
-
-def _held_by_several(key: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The keys held more than once, and their owners, grouped by key (equal keys adjacent).
-
-    Most keys belong to one variant only. They are found with one sort of plain integers: each key's high bits with
-    its position in the low ones (numpy sorts integers with SIMD, three times as fast as it argsorts them: 5 against
-    14 ms for a batch's 355,000 band keys). Two different keys whose high bits agree would be one group: that is
-    looked for, and then the keys are argsorted as they are (`_held_by_several_exactly`), so the answer is exact."""
-    bits = max(1, (len(key) - 1).bit_length())
-    packed = key.view(np.uint64) >> np.uint64(bits) << np.uint64(bits) | np.arange(len(key), dtype=np.uint64)
-    packed.sort()
-    high = packed >> np.uint64(bits)
-    shared = _repeated(high)
-    at = (packed[shared] & np.uint64((1 << bits) - 1)).astype(np.int64)
-    key, owner, high = key[at], owner[at], high[shared]
-    if ((high[1:] == high[:-1]) & (key[1:] != key[:-1])).any():
-        return _held_by_several_exactly(key, owner)
-    return key, owner
-
-
-def _held_by_several_exactly(key: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`_held_by_several`, argsorting the keys."""
-    order = np.argsort(key)
-    key, owner = key[order], owner[order]
-    shared = _repeated(key)
-    return key[shared], owner[shared]
-
-
-def _repeated(ordered: np.ndarray) -> np.ndarray:
-    """Which elements of a sorted array equal a neighbour (are there more than once)."""
-    same = ordered[1:] == ordered[:-1]
-    return np.r_[same, False] | np.r_[False, same]
-
-
-def _shared_key_pairs(key: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
-    """Pairs of owners (ranks below n) that hold a common key, each as lower * n + higher: sorted, distinct."""
-    none = np.zeros(0, dtype=np.int64)
-    if not len(key):
-        return none
-    key, owner = _held_by_several(key, owner)
-    if not len(key):
-        return none
-    # Each shared key becomes its run's number (in the order of the groups), so that (run, owner) is one integer:
-    # one sort orders the runs' owners, and a variant holding one key twice counts once.
-    run = np.cumsum(np.r_[0, key[1:] != key[:-1]])
-    code = _distinct(run * n + owner)
-    run, owner = code // n, code % n
-    starts = np.flatnonzero(np.r_[True, run[1:] != run[:-1]])
-    sizes = np.diff(np.r_[starts, len(run)])
-    # All pairs of every run of up to _MAX_BUCKET_PAIRS owners, vectorised over the runs of each size.
-    lows, highs = [none], [none]
-    for size in np.unique(sizes[(sizes >= 2) & (sizes <= _MAX_BUCKET_PAIRS)]).tolist():
-        members = owner[starts[sizes == size][:, None] + np.arange(size)]  # (runs, size), rows ascending
-        i, j = np.triu_indices(size, 1)
-        lows.append(members[:, i].ravel())
-        highs.append(members[:, j].ravel())
-    # A larger run as a star around its lowest owner, and a chain through its owners in order.
-    for s, size in zip(starts[sizes > _MAX_BUCKET_PAIRS].tolist(), sizes[sizes > _MAX_BUCKET_PAIRS].tolist()):
-        members = owner[s:s + size]
-        lows += [np.full(size - 1, members[0]), members[:-1]]
-        highs += [members[1:], members[1:]]
-    return _distinct(np.concatenate(lows) * n + np.concatenate(highs))
-
-
 def _distinct(values: np.ndarray) -> np.ndarray:
-    """The distinct values, sorted: np.unique's answer, which took 30 times as long on 135,000 integers."""
+    """The distinct values, sorted: np.unique's answer, without its bookkeeping, which costs it an order of
+    magnitude on plain integers."""
     values = np.sort(values)
     return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
 
@@ -199,12 +107,18 @@ class Shingles:
         self.sizes.update(zip(texts, sizes.tolist()))
         return inter, sizes[ia], sizes[ib]
 
+    def hash_all(self, hashes) -> None:
+        """Hash these texts' shingles now, all at once, where they are not yet."""
+        self._arrays(list(hashes))
+
     def _common(self, a: int, b: int) -> int:
-        """Shingles a and b have in common: counted by `verify`, else on their sets."""
+        """Shingles a and b have in common: counted by `verify`, else on their sets (and kept)."""
         inter = self.overlaps.get((a, b))
         if inter is None:
             inter = self.overlaps.get((b, a))
-        return len(self.get(a) & self.get(b)) if inter is None else inter
+        if inter is None:
+            inter = self.overlaps[(a, b)] = len(self.get(a) & self.get(b))
+        return inter
 
     def _size(self, h: int) -> int:
         size = self.sizes.get(h)

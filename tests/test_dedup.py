@@ -1,6 +1,6 @@
 import gc
 import random
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
@@ -9,7 +9,7 @@ from conftest import make_doc
 from flows.config import Settings
 from flows.dedup import collect_batch, plan_dedup
 from flows.records import NewVariant, Stored, paragraph_id_for, without_cycle_collection
-from flows.similarity import Shingles, _held_by_several_exactly, candidate_pairs
+from flows.similarity import Shingles
 
 WIRE = [
     "The city council voted 6-1 on Monday night to approve a $14 million plan to repair the Harbor Street bridge, closed to heavy trucks since November.",
@@ -92,54 +92,62 @@ def test_paraphrases_are_not_near_duplicates():
     assert [o.match for o in plan.occurrences] == ["new", "new"]
 
 
-def test_huge_buckets_are_compared_as_a_star_not_all_pairs():
-    keys = np.array([42], dtype=np.int64)
-    variants = [NewVariant(h, "x", 10, np.zeros(1, np.uint32), keys) for h in range(200)]
-    pairs = candidate_pairs(variants)
-    assert len(pairs) < 2 * 200
-    assert (0, 199) in pairs and (198, 199) in pairs
+def _with_keys(v: NewVariant, bands: list[int], sentences: list[int] | None = None) -> NewVariant:
+    return v._replace(band_keys=np.array(bands, dtype=np.int64),
+                      sentence_keys=None if sentences is None else np.array(sentences, dtype=np.int64))
 
 
-def test_keys_held_by_several_owners_give_exactly_their_pairs(monkeypatch):
-    # _held_by_several groups keys on their high bits; keys that differ only in their low bits send it to the exact
-    # path. Both are checked against all pairs of each key's owners, counted in Python.
-    import flows.similarity as similarity
-
-    exact = []
-
-    def counted(*args):
-        exact.append(1)
-        return _held_by_several_exactly(*args)
-
-    monkeypatch.setattr(similarity, "_held_by_several_exactly", counted)
-    rng = np.random.default_rng(5)
-    for trial in range(400):
-        m, n = int(rng.integers(1, 300)), int(rng.integers(1, 40))
-        key = rng.choice(rng.integers(-2**63, 2**63 - 1, size=int(rng.integers(1, 60)), dtype=np.int64), m)
-        if trial % 2:
-            key = key ^ rng.integers(0, 4, m)  # neighbours in the low bits: one group of high bits, two keys
-        owner = rng.integers(0, n, m)
-        holders: dict[int, set[int]] = {}
-        for k, o in zip(key.tolist(), owner.tolist()):
-            holders.setdefault(k, set()).add(o)
-        expected = sorted({lo * n + hi for owners in holders.values() for lo in owners for hi in owners if lo < hi})
-        assert similarity._shared_key_pairs(key, owner, n).tolist() == expected
-    assert 0 < len(exact) < 400
+def test_a_copy_finds_its_passage_through_any_member_and_is_verified_against_the_leader():
+    # Band keys set by hand: the third text shares a key with the second only, which joined the first. It is near
+    # the first (its passage's leader) and joins that passage, as a stored passage is found through any of its copies.
+    base = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi".split()
+    texts = [" ".join(base), " ".join(base[:14] + ["rho", "sigma"]), " ".join(base[:13] + ["tau", "upsilon", "phi"])]
+    docs = [make_doc(f"{i}.txt", [t], published=datetime(2025, 1, 1 + i)) for i, t in enumerate(texts)]
+    occ, var = collect_batch(docs, 1, Settings())
+    keys = {texts[0]: [1], texts[1]: [1, 2], texts[2]: [2]}
+    by_text = {o.norm_hash: o.text for o in occ}
+    var = [_with_keys(v, keys[by_text[v.norm_hash]]) for v in var]
+    plan = plan_dedup(occ, var, Stored(), Settings())
+    assert len({o.paragraph_id for o in plan.occurrences}) == 1
+    assert sorted(o.match for o in plan.occurrences) == ["near", "near", "new"]
 
 
-def test_band_only_pairs_whose_signatures_barely_agree_are_not_verified():
-    band = np.array([7], dtype=np.int64)
-    sig = np.arange(100, dtype=np.uint32)
-    other = sig.copy()
-    other[5:] += 1000  # agrees on 5 of 100 values
-    a, b = NewVariant(1, "x", 10, sig, band), NewVariant(2, "y", 10, other, band)
-    assert candidate_pairs([a, b], floor=0.06) == []
-    assert candidate_pairs([a, b], floor=0.05) == [(1, 2)]
-    assert candidate_pairs([a, b]) == [(1, 2)]
-    # A shared sentence makes a pair a candidate whatever its signatures.
-    sentence = np.array([99], dtype=np.int64)
-    a, b = NewVariant(1, "x", 10, sig, band, sentence), NewVariant(2, "y", 10, other, band, sentence)
-    assert candidate_pairs([a, b], floor=0.06) == [(1, 2)]
+def test_each_copy_is_verified_against_the_passages_it_resembles_not_their_copies(monkeypatch):
+    # 300 distinct light copies of one paragraph, all sharing keys: each is verified against the one leader, so the
+    # work follows the passages (one), not the pairs of copies (about 45,000).
+    words = WIRE[0].split()
+    rng = random.Random(7)
+    copies = []
+    for i in range(300):
+        w = words[:]
+        w[rng.randrange(len(w))] = f"word{i}"
+        copies.append(" ".join(w))
+    docs = [make_doc(f"c{i:03}.txt", [t], published=datetime(2025, 1, 1) + timedelta(minutes=i))
+            for i, t in enumerate(copies)]
+    calls = []
+    counted = Shingles._classify
+
+    def classify(self, a, b, inter):
+        calls.append((a, b))
+        return counted(self, a, b, inter)
+
+    monkeypatch.setattr(Shingles, "_classify", classify)
+    plan = _plan(docs)
+    assert len({o.paragraph_id for o in plan.occurrences}) == 1
+    assert len(calls) < 2 * len(copies)
+
+
+def test_a_key_held_by_many_passages_brings_the_earliest_of_them():
+    from flows.dedup import _MAX_PASSAGES_PER_KEY, _PassageIndex, _keys
+
+    index = _PassageIndex()
+    v = _with_keys(NewVariant(0, "x", 10, np.zeros(1, np.uint32), None), [5], [9])
+    for leader in range(2 * _MAX_PASSAGES_PER_KEY):
+        index.add(_keys(v), leader)
+    assert index.passages(_keys(v)) == set(range(_MAX_PASSAGES_PER_KEY))
+    # Band and sentence keys are two kinds: a sentence key never meets a band key of the same value.
+    other = _with_keys(NewVariant(1, "y", 10, np.zeros(1, np.uint32), None), [9])
+    assert index.passages(_keys(other)) == set()
 
 
 WIRE_PARAGRAPH = (
@@ -315,7 +323,6 @@ def test_a_batchs_arrays_made_once_equal_those_made_from_a_plain_list():
             assert np.array_equal(ours[1], np.concatenate([np.full(len(keys), of[i]) for i, keys in held]))
     assert np.array_equal(Signatures.of_variants(batch).matrix, np.stack([v.signature for v in plain]))
     assert batch.signature_matrix() is batch.signature_matrix()  # made once
-    assert candidate_pairs(batch, 0.06) == candidate_pairs(plain, 0.06)
 
 
 def test_a_stored_passage_fetched_but_unrelated_is_left_out_of_the_plan(tmp_path):
@@ -335,8 +342,8 @@ def test_a_stored_passage_fetched_but_unrelated_is_left_out_of_the_plan(tmp_path
     with warehouse.connect(db) as con:
         occ, var = collect_batch([new], 2, settings)
         stored = warehouse.fetch_stored(con, var, settings.candidate_floor)
-    assert len(stored.clusters) == 1  # fetched through the shared sentence
-    plan = plan_dedup(occ, var, stored, settings)
+        assert len(stored.clusters) == 1  # fetched through the shared sentence
+        plan = plan_dedup(occ, var, stored, settings)  # while the warehouse is open: it may look up more
     assert [p.paragraph_id for p in plan.paragraphs] == [paragraph_id_for(new.row.doc_id, 0)]
     assert set(plan.variant_cluster.values()) == {paragraph_id_for(new.row.doc_id, 0)}
     assert (plan.repoints, plan.retired, plan.links) == ([], [], [])

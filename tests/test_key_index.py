@@ -91,6 +91,25 @@ def test_the_index_follows_every_run_and_answers_like_the_join(tmp_path: Path, s
     assert len(joined(db, keys, owners)) >= 300
 
 
+def test_a_lookup_capped_per_key_gives_the_first_stored_rows_of_each_key(tmp_path: Path, small_slices):
+    # One story's copies hold the same band keys: capped, a query key brings at most that many of its stored rows,
+    # across segments and slices, and every key that has rows still brings some.
+    db = tmp_path / "w.duckdb"
+    for seed in range(3):
+        ingest_docs(db, docs(seed))
+        ingest_docs(db, near_copies(seed))
+    stored = np.array([k for k, _ in stored_band_keys(db)], dtype=np.int64)
+    keys = np.unique(stored)
+    owners = np.arange(len(keys), dtype=np.int64)
+    full = joined(db, keys, owners)
+    with warehouse.connect(db) as con:
+        new, held = warehouse.index_of(con, BANDS).lookup(con, keys, owners, per_key=2)
+    capped = sorted(zip(new.tolist(), held.tolist()))
+    assert set(capped) <= set(full) and len(capped) < len(full)
+    per_owner = np.bincount(new, minlength=len(keys))
+    assert per_owner.min() >= 1 and per_owner.max() <= 2
+
+
 def test_a_commit_whose_index_was_not_published_is_rebuilt_from_the_table(tmp_path: Path, monkeypatch):
     db = tmp_path / "w.duckdb"
     ingest_docs(db, docs(1))

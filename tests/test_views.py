@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ingest_docs, make_doc, table
+from conftest import ingest_docs, table
 from flows import cli, warehouse
 from flows.clean import clean_document
 from flows.prepare import clean_and_split, fingerprint_documents

@@ -11,7 +11,8 @@ from flows import warehouse
 from flows.config import MinHashConfig, Settings
 from flows.dedup import plan_dedup
 from flows.records import paragraph_id_for
-from flows.fingerprint import content_hash
+from flows.fingerprint import content_hash, shingle_arrays
+from flows.split import normalize_texts
 from flows.warehouse.key_index import BANDS, KeyIndex
 
 WIRE = [
@@ -354,6 +355,13 @@ def assert_consistent(db: Path) -> None:
                         WHERE dp.paragraph_id = p.paragraph_id AND dp.match = 'new' AND dp.text = p.text
                           AND dp.doc_id = p.first_doc_id AND dp.position = p.first_position)""") == [(0,)]
     assert table(db, "SELECT count(*) FROM document_paragraphs WHERE match = 'new'") == table(db, "SELECT count(*) FROM paragraphs")
+    # The leader rule, whatever the batches: a near occurrence is near its passage's canonical, or holds it (an
+    # extension, sentences added).
+    settings = Settings()
+    for text, canon in table(db, f"""SELECT dp.text, p.text FROM document_paragraphs dp JOIN paragraphs p USING (paragraph_id)
+                                    WHERE dp.match = 'near' AND dp.similarity < {settings.threshold}"""):
+        mine, its = (set(a.tolist()) for a in shingle_arrays(normalize_texts([text, canon]), settings.minhash))
+        assert len(mine & its) >= settings.containment * len(its), (text, canon)
     assert table(db, """SELECT count(*) FROM passage_links WHERE paragraph_id NOT IN (SELECT paragraph_id FROM paragraphs)
                         OR whole_paragraph_id NOT IN (SELECT paragraph_id FROM paragraphs)""") == [(0,)]
     assert table(db, """SELECT count(*) FROM document_paragraphs dp JOIN paragraph_fingerprints f USING (norm_hash)
@@ -475,6 +483,76 @@ def test_a_part_stored_before_its_earlier_whole_ends_as_if_loaded_together(tmp_p
     assert table(tmp_path / "two.duckdb", q) == table(tmp_path / "one.duckdb", q)
     assert table(tmp_path / "two.duckdb", "SELECT match FROM document_paragraphs ORDER BY 1") == [("contained",), ("new",)]
     assert_consistent(tmp_path / "two.duckdb")
+
+
+AS_ONE_RUN = ("SELECT doc_id, position, paragraph_id, match, round(similarity, 6) FROM document_paragraphs ORDER BY 1, 2",
+              "SELECT paragraph_id, whole_paragraph_id, round(containment, 6) FROM passage_links ORDER BY 1, 2")
+
+
+def assert_as_one_run(tmp_path: Path, *runs: list) -> Path:
+    """The runs, one after another into tmp_path/two.duckdb, give the occurrences and links that all their files
+    give in one run (tmp_path/one.duckdb), and a consistent warehouse. Returns the one-run warehouse."""
+    ingest_docs(tmp_path / "one.duckdb", [d for run in runs for d in run])
+    for run in runs:
+        ingest_docs(tmp_path / "two.duckdb", run)
+    for q in AS_ONE_RUN:
+        assert table(tmp_path / "two.duckdb", q) == table(tmp_path / "one.duckdb", q)
+    assert_consistent(tmp_path / "two.duckdb")
+    return tmp_path / "one.duckdb"
+
+
+def test_a_merge_stored_before_its_second_parts_earlier_copy_ends_as_if_loaded_together(tmp_path: Path):
+    # Alone with the first part, the merge reads as that part with sentences added and joins it; the second part,
+    # published before the merge but stored after it, makes it a merge of two passages, as one run finds.
+    a = "The city council voted on Monday night to approve a plan to repair the Harbor Street bridge."
+    b = "Work is expected to begin in early June and last about eighteen months with one lane open."
+    first = make_doc("first.txt", [a], published=datetime(2024, 1, 1))
+    second = make_doc("second.txt", [b], published=datetime(2024, 1, 2))
+    merged = make_doc("merged.txt", [a + " " + b], published=datetime(2024, 1, 3))
+    one = assert_as_one_run(tmp_path, [first, merged], [second])
+    assert table(one, "SELECT count(*) FROM paragraphs") == [(3,)]
+    assert table(one, "SELECT count(*) FROM passage_links") == [(2,)]
+
+
+def test_a_merge_with_a_short_part_stored_before_it_is_found_through_the_shared_sentence(tmp_path: Path):
+    # The short part is a sixth of the merge: they share a sentence, hardly ever a band. Stored before the short
+    # part, the merge joined the long one; the short part, published first, makes it a merge, as one run finds.
+    a = ("The city council voted on Monday night to approve a fourteen million dollar plan to repair the Harbor Street "
+         "bridge, which has been closed to heavy trucks since November. Work is expected to begin in early June and "
+         "to last about eighteen months, with one lane open in each direction while crews replace the deck.")
+    b = "The mayor called the vote a long overdue step."
+    first = make_doc("first.txt", [a], published=datetime(2024, 1, 2))
+    merged = make_doc("merged.txt", [b + " " + a], published=datetime(2024, 1, 3))
+    short = make_doc("short.txt", [b], published=datetime(2024, 1, 1))
+    assert table(assert_as_one_run(tmp_path, [first, merged], [short]), "SELECT count(*) FROM passage_links") == [(2,)]
+
+
+def test_a_merge_whose_second_part_is_later_seen_earlier_ends_as_if_loaded_together(tmp_path: Path):
+    # The second part is stored after the merge; a later run brings the same text published before the merge, so that
+    # passage now comes first and the merge holds two earlier passages: placed again, it is a merge, as one run finds.
+    a = "The city council voted on Monday night to approve a plan to repair the Harbor Street bridge."
+    b = "Work is expected to begin in early June and last about eighteen months with one lane open."
+    first = make_doc("first.txt", [a], published=datetime(2024, 1, 3))
+    merged = make_doc("merged.txt", [a + " " + b], published=datetime(2024, 1, 4))
+    second = make_doc("second.txt", [b], published=datetime(2024, 1, 5))
+    early = make_doc("early.txt", [b], published=datetime(2024, 1, 2))
+    assert table(assert_as_one_run(tmp_path, [first, merged, second], [early]),
+                 "SELECT count(*) FROM passage_links") == [(2,)]
+
+
+def test_a_stored_copy_seen_earlier_than_its_passages_canonical_ends_as_if_loaded_together(tmp_path: Path):
+    # Stored: a passage led by `middle`, holding `first` and `last` (each near middle, not near each other). A later
+    # run brings `first` published before the passage's canonical: loaded together, first leads, middle joins it and
+    # last, not near first, leads its own passage. The stored passage is placed again, never recentred on `first`.
+    base = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi".split()
+    first = " ".join(base[:12] + ["q1", "q2", "q3", "q4"])
+    middle = " ".join(base)
+    last = " ".join(base[4:] + ["p1", "p2", "p3", "p4"])
+    stored = [make_doc("m.txt", [middle], published=datetime(2024, 1, 5)),
+              make_doc("f.txt", [first], published=datetime(2024, 1, 6)),
+              make_doc("l.txt", [last], published=datetime(2024, 1, 7))]
+    early = make_doc("early.txt", [first], published=datetime(2024, 1, 1))
+    assert table(assert_as_one_run(tmp_path, stored, [early]), "SELECT count(*) FROM paragraphs") == [(2,)]
 
 
 def test_a_stored_band_only_hit_whose_signature_barely_agrees_is_not_fetched(tmp_path: Path):

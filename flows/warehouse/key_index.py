@@ -16,7 +16,7 @@ The warehouse stays the truth; the index is a copy of what its `source` query gi
   adds that segment to the manifest when it is exactly the step from the manifest's state to the table's.
 - Anything else (a crash between commit and publish, a warehouse restored from a backup, a deleted or
   damaged folder) leaves the two states different, and the next lookup rebuilds the index from the warehouse
-  (a sort in DuckDB: 11.4 s for the 41 million keys of a million signatures).
+  (one sort in DuckDB; tests/benchmarks/scale.py times it at a million signatures).
 Segments merge as they accumulate (each holds at most a quarter of the rows of the one before it), so a lookup reads
 a handful. Segments are mapped a slice at a time, so memory stays bounded however large they grow.
 
@@ -259,8 +259,10 @@ class KeyIndex:
             state = State(rows, state.token)
         return self._save(state, [{"name": name, "rows": rows}] if rows else [], width)
 
-    def lookup(self, con: duckdb.DuckDBPyConnection, keys: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For each stored key equal to one of `keys`: (the owner of the query key, the stored key's value)."""
+    def lookup(self, con: duckdb.DuckDBPyConnection, keys: np.ndarray, owners: np.ndarray,
+               per_key: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """For each stored key equal to one of `keys`: (the owner of the query key, the stored key's value); with
+        `per_key`, at most that many stored rows for each query key (the first found)."""
         manifest = self.current(con)
         width, dtype = manifest["width"], self.spec.dtype
         found_new = [np.zeros(0, np.int64)]
@@ -269,6 +271,7 @@ class KeyIndex:
             return found_new[0], found_stored[0]
         order = np.argsort(keys)
         query, query_owner = keys[order].astype(np.int64), owners[order]
+        taken = np.zeros(len(query), dtype=np.int64)  # rows found so far for each query key (per_key)
         for segment in manifest["segments"]:
             keys_path, owners_path = self._files(segment["name"])
             step = self._slice_rows(width)
@@ -280,6 +283,9 @@ class KeyIndex:
                 if a < b:
                     lo = np.searchsorted(stored, query[a:b], side="left")
                     count = np.searchsorted(stored, query[a:b], side="right") - lo
+                    if per_key is not None:
+                        count = np.minimum(count, per_key - taken[a:b])
+                        taken[a:b] += count
                     hit = np.flatnonzero(count)
                     if len(hit):
                         total = int(count[hit].sum())

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from flows import __version__
-from flows.records import (DedupPlan, Member, NewVariant, Signatures, Stored, StoredCluster, Variants, agreeing,
+from flows.records import (Containers, DedupPlan, Member, NewVariant, Signatures, Stored, StoredCluster, Variants, agreeing,
                            key_owners, order_key, without_cycle_collection)
 from flows.discover import Rejection
 from flows.read import Unchanged
@@ -31,13 +31,15 @@ from flows.warehouse.key_index import BANDS, INDEXES, SIGNATURES, KeyIndex, Spec
 def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], floor: float) -> Stored:
     """Stored paragraphs that the new variants match exactly or share a sentence or an LSH band with (band-only
     hits whose signatures agree on less than `floor`, Settings.candidate_floor, left out), and their clusters."""
-    stored = Stored(fetch_members=lambda pids: fetch_members(con, pids))
+    stored = Stored(fetch_members=lambda pids: fetch_members(con, pids),
+                    fetch_containers=lambda new: fetch_containers(con, new),
+                    fetch_clusters=lambda pids: _clusters(con, pids))
     if not variants:
         return stored
     hashes = pa.table({"norm_hash": pa.array([v.norm_hash for v in variants], pa.int64())})
     con.register("new_hashes", hashes)
     # Band keys: looked up in the sorted index beside the warehouse (key_index), not joined with all of them.
-    new_of, stored_of = _distinct_pairs(*index_of(con, BANDS).lookup(con, *key_owners(variants, "band_keys")))
+    new_of, stored_of = _band_hits(con, variants)
     con.register("band_hits", pa.table({"norm_hash": new_of, "stored_hash": stored_of}))
     con.register("new_sentences", _key_table(variants, "sentence_keys", "sentence_key"))
     try:
@@ -84,9 +86,14 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], flo
         if (new_h, old_h) not in chance:
             stored.band_hits.append((new_h, old_h))
             stored.cluster_of[old_h] = pid
-    pids = sorted(set(stored.cluster_of.values()))
+    stored.clusters.update(_clusters(con, sorted(set(stored.cluster_of.values()))))
+    return stored
+
+
+def _clusters(con: duckdb.DuckDBPyConnection, pids: list[str]) -> dict[str, StoredCluster]:
+    """These stored passages, each with its canonical and the normalised text of every variant."""
     if not pids:
-        return stored
+        return {}
     con.register("touched", pa.table({"paragraph_id": pa.array(pids, pa.string())}))
     try:
         canon = con.execute(
@@ -104,16 +111,55 @@ def fetch_stored(con: duckdb.DuckDBPyConnection, variants: list[NewVariant], flo
     variants_of: dict[str, dict[int, str]] = {}
     for pid, h, norm in variant_rows:
         variants_of.setdefault(pid, {})[h] = norm
-    for pid, published, run_id, source_path, doc_id, position, h in canon:
-        stored.clusters[pid] = StoredCluster(
-            paragraph_id=pid,
-            canonical_order=order_key(published, run_id, source_path, position),
-            canonical_doc_id=doc_id,
-            canonical_position=position,
-            canonical_hash=h,
-            variants=variants_of.get(pid, {}),
-        )
-    return stored
+    return {pid: StoredCluster(pid, order_key(published, run_id, source_path, position), doc_id, position, h,
+                               variants_of.get(pid, {}))
+            for pid, published, run_id, source_path, doc_id, position, h in canon}
+
+
+def fetch_containers(con: duckdb.DuckDBPyConnection, variants: list[NewVariant]) -> Containers:
+    """Stored copies sharing an LSH band or a sentence with these new variants, other than their passages'
+    canonicals, each with its passage and that passage's canonical: where a new passage's text may lie inside a
+    stored copy that joined another passage (a short part shares a sentence with the merge far more often than a
+    band)."""
+    new_of, stored_of = _band_hits(con, variants)
+    sentences = _key_table(variants, "sentence_keys", "sentence_key")
+    if sentences.num_rows:
+        con.register("new_sentences", sentences)
+        try:
+            held = con.execute(
+                f"""SELECT ns.norm_hash AS new_hash, k.norm_hash AS stored_hash
+                    FROM new_sentences ns JOIN sentence_keys k USING (sentence_key)
+                    QUALIFY row_number() OVER (PARTITION BY ns.norm_hash, ns.sentence_key ORDER BY k.norm_hash)
+                            <= {_COPIES_PER_KEY}""").fetchnumpy()
+        finally:
+            con.unregister("new_sentences")
+        new_of, stored_of = _distinct_pairs(np.concatenate([new_of, held["new_hash"].astype(np.int64)]),
+                                            np.concatenate([stored_of, held["stored_hash"].astype(np.int64)]))
+    keep = new_of != stored_of
+    new_of, stored_of = new_of[keep], stored_of[keep]
+    if not len(new_of):
+        return Containers([], {})
+    con.register("copies", pa.table({"norm_hash": np.unique(stored_of)}))
+    try:
+        rows = con.execute(
+            """SELECT f.norm_hash, f.paragraph_id, f.norm, p.norm_hash, c.norm
+               FROM paragraph_fingerprints f JOIN copies USING (norm_hash) JOIN paragraphs p USING (paragraph_id)
+               JOIN paragraph_fingerprints c ON c.norm_hash = p.norm_hash
+               WHERE f.norm IS NOT NULL AND c.norm IS NOT NULL AND f.norm_hash <> p.norm_hash""").fetchall()
+    finally:
+        con.unregister("copies")
+    return Containers(list(zip(new_of.tolist(), stored_of.tolist())), {row[0]: row[1:] for row in rows})
+
+
+# Stored copies a band key of a new text brings at most: a key held by hundreds of copies is a syndicated story's, and
+# a few of them bring its passage as well as all do (the passage's leader is what a text is verified against), so
+# a lookup's rows follow the passages a text resembles, not their copies.
+_COPIES_PER_KEY = 8
+
+
+def _band_hits(con: duckdb.DuckDBPyConnection, variants: list[NewVariant]) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (new norm_hash, stored norm_hash) pairs sharing an LSH band key, `_COPIES_PER_KEY` a key."""
+    return _distinct_pairs(*index_of(con, BANDS).lookup(con, *key_owners(variants, "band_keys"), _COPIES_PER_KEY))
 
 
 def _distinct_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -134,13 +180,21 @@ def fetch_members(con: duckdb.DuckDBPyConnection, pids: list[str]) -> dict[str, 
             """SELECT dp.paragraph_id, dp.norm_hash, d.published, d.run_id, d.source_path, dp.position, dp.doc_id, dp.text
                FROM document_paragraphs dp JOIN reopened USING (paragraph_id) JOIN documents d USING (doc_id)"""
         ).fetchall()
+        # Their sentence keys: a reopened variant is placed again like a new text, found by its sentences too.
+        con.register("reopened_hashes", pa.table({"norm_hash": pa.array(sorted({row[1] for row in rows}), pa.int64())}))
+        keys_of = dict(con.execute(
+            """SELECT k.norm_hash, list(k.sentence_key ORDER BY k.sentence_key)
+               FROM sentence_keys k JOIN reopened_hashes USING (norm_hash) GROUP BY 1""").fetchall())
     finally:
         con.unregister("reopened")
+        con.unregister("reopened_hashes")
     members: dict[str, dict[int, Member]] = {pid: {} for pid in pids}
     for pid, h, published, run_id, source_path, position, doc_id, text in rows:
-        member = Member(order_key(published, run_id, source_path, position), doc_id, position, text)
+        keys = keys_of.get(h)
+        member = Member(order_key(published, run_id, source_path, position), doc_id, position, text,
+                        None if keys is None else np.array(keys, dtype=np.int64))
         known = members[pid].get(h)
-        if known is None or member < known:
+        if known is None or member[:3] < known[:3]:  # (order, doc_id, position): one occurrence each
             members[pid][h] = member
     return members
 
@@ -266,9 +320,8 @@ def write_batch(
 
 def _in_slices(table: pa.Table) -> pa.Table:
     """The table as up to 16 record batches of at least 1,024 rows (views, not copies): DuckDB scans a registered
-    table's batches in parallel, one thread a batch, so a batch held in one piece used one core. The search index's
-    tokenising of the syndication benchmark: 0.17 -> 0.12 s on two cores. Many more, smaller batches cost more than
-    they gain (the band keys' insert took twice as long in batches of 1,024 rows)."""
+    table's batches in parallel, one thread a batch, so a batch held in one piece used one core (the search index's
+    tokenising, mostly). Many more, smaller batches cost more than they gain: each is a scan task of its own."""
     return pa.Table.from_batches(table.to_batches(max_chunksize=max(1024, -(-table.num_rows // 16))), table.schema)
 
 
@@ -363,7 +416,7 @@ def _batch_tables(documents, plan: DedupPlan, rejections, unchanged) -> dict[str
 # The writes of one batch, in order: (sql, names of its parameters, the batch tables it needs). A statement with an
 # empty needed table would change nothing (it takes its rows from that table, or keeps only rows found in it) and
 # is not sent: most batches repoint, retire and link nothing, and DuckDB planned and ran each such statement all the
-# same (the syndication benchmark's load: 887 against 796 ms, median of 12 paired runs). `t_par_known` stands for the
+# same (a tenth of tests/benchmarks/syndication.py's load stage). `t_par_known` stands for the
 # rows of t_par that are stored passages. test_warehouse checks that the same runs with every statement sent leave
 # the same warehouse.
 _BATCH_SQL: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [

@@ -15,9 +15,12 @@ bigram Jaccard >= 0.9; the rest is "unaligned": boilerplate kept, or article tex
 reports overall, per edit class and per layout: pairwise precision and recall (true pair: same original paragraph
 through identical/typographic/light/sentence edits; predicted: same paragraph_id), the share of copies in their
 original's passage (split and merged paragraphs: that passage or a passage_links row to it), passage purity, and the
-paragraphs cleaning lost. `scaling` copies one story 10, 100 and 1,000 times: dedup seconds per copy.
+paragraphs cleaning lost. Beside it, in the same invocation, the straightforward script (`straightforward`:
+the same cleaner, a datasketch MinHash per paragraph, MinHashLSH, union-find) runs on the same files, timed and
+scored the same way. `scaling` copies one story 10, 100 and 1,000 times: dedup seconds per copy.
 
     python tests/benchmarks/syndication_scale.py corpus [--files 20000] [--seed 1] [--bases report|dev] [--json FILE]
+        [--no-baseline]
     python tests/benchmarks/syndication_scale.py scaling [--copies 10 100 1000] [--seed 1] [--json FILE]
 """
 
@@ -219,10 +222,21 @@ def run_docdedup(raw: Path, db: Path) -> dict:
     cli = str(cli) if cli.exists() else shutil.which("docdedup")
     env = dict(os.environ, PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING",
                DOCDEDUP_SETTLE_SECONDS="0")  # the corpus may have been written a moment ago
+    run = _child([cli, "run", "--raw", str(raw), "--warehouse", str(db)], env)
+    m = SUMMARY.search(run["summary"])
+    run["stages"] = dict(zip(STAGES, map(float, m.groups()))) if m else {}
+    return run
+
+
+def run_baseline(raw: Path, db: Path) -> dict:
+    """`straightforward` (below) in a child process: wall seconds and peak RSS."""
+    return _child([sys.executable, __file__, "straightforward", str(raw), str(db)], dict(os.environ))
+
+
+def _child(argv: list[str], env: dict) -> dict:
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t = time.perf_counter()
-        proc = subprocess.Popen([cli, "run", "--raw", str(raw), "--warehouse", str(db)], stdout=out, stderr=err,
-                                env=env, cwd=ROOT, text=True)
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=ROOT, text=True)
         # wait4 gives this child's own peak (RUSAGE_CHILDREN would be the largest of all children so far).
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t
@@ -230,10 +244,50 @@ def run_docdedup(raw: Path, db: Path) -> dict:
         out.seek(0), err.seek(0)
         stdout, stderr = out.read(), err.read()
     if proc.returncode:
-        sys.exit(f"docdedup run failed (exit {proc.returncode}):\n{stderr[-3000:]}")
-    m = SUMMARY.search(stdout)
-    stages = dict(zip(STAGES, map(float, m.groups()))) if m else {}
-    return {"wall": wall, "peak_mib": usage.ru_maxrss / 1024, "stages": stages, "summary": stdout.strip()}
+        sys.exit(f"{argv[:2]} failed (exit {proc.returncode}):\n{stderr[-3000:]}")
+    return {"wall": wall, "peak_mib": usage.ru_maxrss / 1024, "summary": stdout.strip()}
+
+
+def straightforward(raw: Path, db: Path) -> None:
+    """The script a data engineer would write first, with docdedup's own cleaner and splitter so that only the rest
+    differs: each file cleaned and split, a datasketch MinHash per paragraph on the same word bigrams and number of
+    permutations, an in-memory MinHashLSH at the same threshold, union-find over its answers, and the occurrences
+    written to DuckDB through Arrow in the tables the score reads. Its passages are scored like docdedup's."""
+    import duckdb
+    import pyarrow as pa
+    from datasketch import MinHash, MinHashLSH
+    from scale import UnionFind
+
+    from flows.clean.text import clean_text
+
+    settings = Settings()
+    k, num_perm = settings.minhash.shingle_size, settings.minhash.num_perm
+    lsh, uf = MinHashLSH(threshold=settings.threshold, num_perm=num_perm), UnionFind()
+    docs, occurrences = [], []
+    for i, path in enumerate(sorted(raw.rglob("*.txt"))):
+        docs.append((i, path.relative_to(raw).as_posix()))
+        body, _ = clean_text(path.read_text(encoding="utf-8", errors="replace"))
+        for pos, text in enumerate(split_paragraphs(body)):
+            words = normalize(text).split()
+            if not words:
+                continue
+            m = MinHash(num_perm=num_perm)
+            m.update_batch([" ".join(words[j:j + k]).encode() for j in range(max(1, len(words) - k + 1))])
+            key = len(occurrences)
+            for other in lsh.query(m):
+                uf.union(other, key)
+            lsh.insert(key, m)
+            occurrences.append((i, pos, text))
+    with duckdb.connect(str(db)) as con:
+        con.register("d", pa.table({"doc_id": [str(i) for i, _ in docs], "source_path": [p for _, p in docs]}))
+        con.register("o", pa.table({"doc_id": [str(o[0]) for o in occurrences], "position": [o[1] for o in occurrences],
+                                    "paragraph_id": [str(uf.find(n)) for n in range(len(occurrences))],
+                                    "text": [o[2] for o in occurrences]}))
+        con.execute("CREATE TABLE documents AS SELECT * FROM d")
+        con.execute("CREATE TABLE document_paragraphs AS SELECT * FROM o")
+        con.execute("CREATE TABLE passage_links (paragraph_id VARCHAR, whole_paragraph_id VARCHAR)")
+        con.execute("CREATE TABLE rejected_files (source_path VARCHAR, reason VARCHAR)")
+    print(f"{len(docs)} files, {len(occurrences)} paragraphs")
 
 
 def bigrams(norm: str) -> set:
@@ -439,9 +493,19 @@ def cmd_corpus(args) -> dict:
         print("  " + run["summary"].replace("\n", "\n  "))
         t = time.perf_counter()
         result = score_run(Path(tmp) / "w.duckdb", truth, Settings().min_words)
-    print(f"scored in {time.perf_counter() - t:.1f} s")
-    print_score(result)
-    return {"corpus": str(folder), "files": len(truth["files"]), "stories": len(bases), "run": run, "score": result}
+        print(f"scored in {time.perf_counter() - t:.1f} s")
+        print_score(result)
+        out = {"corpus": str(folder), "files": len(truth["files"]), "stories": len(bases), "run": run, "score": result}
+        if args.baseline and not args.rescore:
+            base = run_baseline(folder / "raw", Path(tmp) / "baseline.duckdb")
+            base_score = score_run(Path(tmp) / "baseline.duckdb", truth, Settings().min_words)
+            out.update(baseline=base, baseline_score=base_score)
+            print(f"straightforward script (MinHash + MinHashLSH + union-find, same cleaner): wall {base['wall']:.1f} s, "
+                  f"peak RSS {base['peak_mib']:,.0f} MiB; pairs P {fmt(base_score['all']['precision'])} "
+                  f"R {fmt(base_score['all']['recall'])}, purity {fmt(base_score['all']['purity'])}")
+            print(f"docdedup against it: {base['wall'] / run['wall']:.2f}x the speed, "
+                  f"{run['peak_mib'] / base['peak_mib']:.2f}x the peak memory")
+    return out
 
 
 def cmd_scaling(args) -> dict:
@@ -483,9 +547,13 @@ def main() -> None:
     corpus.add_argument("--bases", choices=("dev", "report"), default="report")
     corpus.add_argument("--keep", metavar="DIR", help="run into DIR/w.duckdb and keep it, not a temporary warehouse")
     corpus.add_argument("--rescore", action="store_true", help="score the warehouse --keep kept, without a run")
+    corpus.add_argument("--no-baseline", dest="baseline", action="store_false",
+                        help="skip the straightforward script measured beside the run")
     scaling = sub.add_parser("scaling", parents=[common], help="dedup seconds per copy, 10 to 1,000 copies")
     scaling.add_argument("--copies", type=int, nargs="+", default=[10, 100, 1000])
     argv = sys.argv[1:]
+    if argv[:1] == ["straightforward"]:  # the baseline, in its own process (run_baseline)
+        return straightforward(Path(argv[1]), Path(argv[2]))
     args = ap.parse_args(argv if argv[:1] in (["scaling"], ["corpus"], ["-h"], ["--help"]) else ["corpus", *argv])
     if getattr(args, "rescore", False) and not args.keep:
         ap.error("--rescore needs --keep DIR")

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from itertools import chain
 
 from flows.config import Settings
 from flows.fingerprint import fingerprint_paragraphs
@@ -57,14 +58,30 @@ class _Batch:
     norms: dict[int, str]  # the normalised text of every node and stored variant
 
 
-def _batch(occurrences: list[Occurrence], variants: list[NewVariant], stored: Stored, settings: Settings) -> _Batch:
+@dataclass
+class _Rounds:
+    """What a batch's rounds of reopening share: the normalised texts of the stored passages met so far (by
+    passage), and the reopened variants fingerprinted so far (by hash)."""
+
+    norms: dict[int, str] = field(default_factory=dict)
+    passages: set[str] = field(default_factory=set)
+    extra: dict[int, NewVariant] = field(default_factory=dict)
+
+
+def _batch(occurrences: list[Occurrence], variants: list[NewVariant], stored: Stored, settings: Settings,
+           rounds: _Rounds) -> _Batch:
     """The nodes of a batch: new variants, stored leaders and the variants of reopened passages."""
     order: dict[int, OrderKey] = {}
     for o in occurrences:
         if o.norm_hash not in order or o.order < order[o.norm_hash]:
             order[o.norm_hash] = o.order
-    norms = {h: n for c in stored.clusters.values() for h, n in c.variants.items()}
-    norms.update((v.norm_hash, v.norm) for v in variants)
+    if not rounds.norms:
+        rounds.norms.update((v.norm_hash, v.norm) for v in variants)
+    norms = rounds.norms
+    for pid in stored.clusters.keys() - rounds.passages:
+        for h, n in stored.clusters[pid].variants.items():
+            norms.setdefault(h, n)
+        rounds.passages.add(pid)
     exact = {v.norm_hash: stored.cluster_of[v.norm_hash] for v in variants
              if v.norm_hash in stored.cluster_of and stored.cluster_of[v.norm_hash] not in stored.members}
     nodes = {v.norm_hash for v in variants if v.norm_hash not in exact}
@@ -82,17 +99,18 @@ def _batch(occurrences: list[Occurrence], variants: list[NewVariant], stored: St
         nodes.add(h)
     new = {v.norm_hash for v in variants}
     extra_hashes = sorted(h for pid in stored.members for h in stored.members[pid] if h in norms and h not in new)
-    extra = Variants()
-    if extra_hashes:
-        fp = fingerprint_paragraphs([norms[h] for h in extra_hashes], settings.minhash)
+    missing = [h for h in extra_hashes if h not in rounds.extra]
+    if missing:
+        fp = fingerprint_paragraphs([norms[h] for h in missing], settings.minhash)
         n_words, bounds = fp.n_words.tolist(), fp.offsets.tolist()
         sentences = {h: m.sentence_keys for members in stored.members.values() for h, m in members.items()}
-        extra = Variants(
-            NewVariant(h, norms[h], n_words[i], fp.signatures[i],
-                       fp.band_keys[i] if n_words[i] >= settings.min_words else None,
-                       sentences.get(h) if n_words[i] >= settings.min_words else None,
-                       fp.shingles[bounds[i]:bounds[i + 1]])
-            for i, h in enumerate(extra_hashes))
+        rounds.extra.update(
+            (h, NewVariant(h, norms[h], n_words[i], fp.signatures[i],
+                           fp.band_keys[i] if n_words[i] >= settings.min_words else None,
+                           sentences.get(h) if n_words[i] >= settings.min_words else None,
+                           fp.shingles[bounds[i]:bounds[i + 1]]))
+            for i, h in enumerate(missing))
+    extra = Variants(rounds.extra[h] for h in extra_hashes)
     return _Batch(order, sorted(nodes, key=lambda h: (order[h], h)), exact, leader_of,
                   {h: pid for pid, h in leader_of.items()}, extra, norms)
 
@@ -153,17 +171,15 @@ class _PassageIndex:
         self.keys: dict[int, list[int]] = {}
 
     def passages(self, keys: list[int]) -> set[int]:
-        found: set[int] = set()
-        for k in keys:
-            held = self.keys.get(k)
-            if held:
-                found.update(held)
-        return found
+        return set(chain.from_iterable(filter(None, map(self.keys.get, keys))))
 
     def add(self, keys: list[int], leader: int) -> None:
+        index = self.keys
         for k in keys:
-            held = self.keys.setdefault(k, [])
-            if len(held) < _MAX_PASSAGES_PER_KEY and leader not in held:
+            held = index.get(k)
+            if held is None:
+                index[k] = [leader]
+            elif len(held) < _MAX_PASSAGES_PER_KEY and leader not in held:
                 held.append(leader)
 
 
@@ -311,10 +327,11 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
     (`Stored.fetch_members`) and placed again like new ones, as if everything had come in one batch."""
     asked: set[int] = set()
     keys: dict[int, list[int]] = {}
+    rounds = _Rounds()
     # Shared shingles are counted once a pair, whatever the rounds of reopening.
     sh = Shingles({}, settings, {v.norm_hash: v.shingles for v in variants if v.shingles is not None})
     while True:
-        batch = _batch(occurrences, variants, stored, settings)
+        batch = _batch(occurrences, variants, stored, settings, rounds)
         early = _displaced(batch, stored) - set(stored.members) if stored.fetch_members is not None else set()
         if early:  # known before placing anything
             stored = _reopened(stored, sorted(early))
@@ -336,10 +353,18 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
 
 
 def _displaced(batch: _Batch, stored: Stored) -> set[str]:
-    """Stored passages that the batch brings one of their texts to, other than the canonical's, with a first
-    appearance earlier than the canonical's: loaded together, that text would have been placed before the leader."""
-    return {pid for h, pid in batch.exact.items()
-            if h != stored.clusters[pid].canonical_hash and batch.order[h] < stored.clusters[pid].canonical_order}
+    """Stored passages whose leader the batch may displace, known before placing anything: those it brings one of
+    their texts to, other than the canonical's, with a first appearance earlier than the canonical's (loaded
+    together, that text would have been placed before the leader), and those a new text (not stored) published
+    before the canonical hit (it may take the passage's leader into its own passage). Reopening a passage the batch turns
+    out not to displace changes nothing but cost: placed again, its texts rejoin their leader, as loaded together."""
+    out = {pid for h, pid in batch.exact.items()
+           if h != stored.clusters[pid].canonical_hash and batch.order[h] < stored.clusters[pid].canonical_order}
+    for n, o in stored.band_hits:
+        pid = stored.cluster_of.get(o)
+        if pid is not None and n not in batch.exact and batch.order[n] < stored.clusters[pid].canonical_order:
+            out.add(pid)
+    return out
 
 
 def _containing(variants: list[NewVariant], batch: _Batch, placed: _Placed, stored: Stored, sh: Shingles,

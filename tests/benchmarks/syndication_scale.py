@@ -20,8 +20,10 @@ the same cleaner, a datasketch MinHash per paragraph, MinHashLSH, union-find) ru
 scored the same way. `scaling` copies one story 10, 100 and 1,000 times: dedup seconds per copy.
 
     python tests/benchmarks/syndication_scale.py corpus [--files 20000] [--seed 1] [--bases report|dev] [--json FILE]
-        [--no-baseline]
-    python tests/benchmarks/syndication_scale.py scaling [--copies 10 100 1000] [--seed 1] [--json FILE]
+        [--no-baseline] [--markdown]
+    python tests/benchmarks/syndication_scale.py scaling [--copies 10 100 1000] [--seed 1] [--json FILE] [--markdown]
+
+`--markdown` writes the figures into docs/benchmarks.md, replacing the previous ones.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from figures_page import table, write_section  # noqa: E402
 from syndication import (KIND_WEIGHTS, NEAR_KINDS, ROOT, SHARED, Editor, GenDocument,  # noqa: E402
                          GenParagraph, ambiguous_originals, sentences)
 
@@ -508,6 +511,41 @@ def cmd_corpus(args) -> dict:
     return out
 
 
+def corpus_markdown(out: dict) -> str:
+    """The corpus figures as markdown: the run beside the straightforward script, then per class and layout."""
+    run, score = out["run"], out["score"]
+    runs = [["docdedup run", f"{run['wall']:.1f}", f"{run['peak_mib']:,.0f}",
+             f"{run['stages']['dedup'] / run['wall']:.0%}" if run["stages"] else None, score["all"]["precision"],
+             score["all"]["recall"], score["all"]["purity"], score["mixed_passages"]]]
+    if "baseline" in out:
+        base, bs = out["baseline"], out["baseline_score"]
+        runs.append(["straightforward script", f"{base['wall']:.1f}", f"{base['peak_mib']:,.0f}", None,
+                     bs["all"]["precision"], bs["all"]["recall"], bs["all"]["purity"], bs["mixed_passages"]])
+    text = [f"{out['files']:,} files, {out['stories']:,} stories.", "",
+            table(["", "wall s", "peak MiB", "dedup share", "pair P", "pair R", "purity", "mixed passages"], runs)]
+    if "baseline" in out:
+        text += ["", f"docdedup: {out['baseline']['wall'] / run['wall']:.2f}x the script's speed, "
+                     f"{run['peak_mib'] / out['baseline']['peak_mib']:.2f}x its peak memory."]
+    rows = [[name, f["occurrences"], f["precision"], f["recall"], f["linked"], f["purity"], f.get("lost")]
+            for name, f in [*score["classes"].items(), *score["layouts"].items()]]
+    text += ["", "Per edit class and layout (linked: in the original's passage; split and merge: containment; "
+                 "lost: generated paragraphs cleaning did not keep whole):", "",
+             table(["", "occurrences", "pair P", "pair R", "linked", "purity", "lost"], rows)]
+    return "\n".join(text)
+
+
+def scaling_markdown(out: dict) -> str:
+    """The scaling figures as markdown: dedup seconds per copy and the ratio to the smallest run."""
+    rows = [[n, f"{r['run']['wall']:.1f}", f"{r['dedup_seconds']:.2f}", f"{1000 * r['per_copy']:.2f}",
+             r["score"]["all"]["precision"], r["score"]["all"]["purity"]] for n, r in out["runs"].items()]
+    text = [f"One story ({out['story']}) copied with light, sentence, split and merge edits.", "",
+            table(["copies", "wall s", "dedup s", "dedup ms a copy", "pair P", "purity"], rows), ""]
+    hi = max(out["runs"])
+    text += [f"Per-copy dedup seconds at {hi} copies / at {n}: {r:.2f}x" + ("  " if i < len(out["ratios"]) - 1 else "")
+             for i, (n, r) in enumerate(out["ratios"].items())]
+    return "\n".join(text)
+
+
 def cmd_scaling(args) -> dict:
     """One story copied more and more often: does the dedup stage's time per copy stay flat?"""
     story = next(b for b in sorted(load_bases(), key=lambda b: hashlib.sha1(b.id.encode()).digest())
@@ -540,6 +578,7 @@ def main() -> None:
     common.add_argument("--seed", type=int, default=1)
     common.add_argument("--cache", default=str(CACHE), help="where corpora are written and reused")
     common.add_argument("--json", help="also write the figures to this file")
+    common.add_argument("--markdown", action="store_true", help="write the figures into docs/benchmarks.md")
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="command")
     corpus = sub.add_parser("corpus", parents=[common], help="heavy-tailed syndication through the whole pipeline")
@@ -561,6 +600,12 @@ def main() -> None:
         print(f"skipped: needs {BENCH}/article-extraction and {BENCH}/dragnet")
         return
     result = cmd_scaling(args) if args.command == "scaling" else cmd_corpus(args)
+    if args.markdown:
+        command = "python tests/benchmarks/syndication_scale.py " + " ".join(argv)
+        if args.command == "scaling":
+            write_section("syndication_scale.py scaling", command, scaling_markdown(result))
+        else:
+            write_section(f"syndication_scale.py corpus, {args.bases} bases", command, corpus_markdown(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
 

@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flows.records import KnownFile, Rejection
+
 # Formats we ingest, by extension (case-insensitive); each may also come gzip-compressed (`story.html.gz`).
 EXTENSIONS = {".txt": "text", ".md": "text", ".html": "html", ".htm": "html"}
 GZIP_SUFFIX = ".gz"
@@ -25,27 +27,6 @@ class FoundFile:
     size: int
     mtime_ns: int
     known_sha256: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class KnownFile:
-    """A file version the warehouse has already seen (ingested or rejected)."""
-
-    source_path: str
-    sha256: str | None
-    size: int | None
-    mtime_ns: int | None
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """A file that cannot be ingested, and why; size and mtime let the next run skip it if unchanged."""
-
-    source_path: str
-    reason: str
-    sha256: str | None = None
-    size: int | None = None
-    mtime_ns: int | None = None
 
 
 @dataclass

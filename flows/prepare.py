@@ -13,11 +13,11 @@ import numpy as np
 
 from flows.clean import clean_document
 from flows.config import Settings
-from flows.discover import FoundFile, Rejection
+from flows.discover import FoundFile
 from flows.fingerprint import content_hash, fingerprint_paragraphs, sentence_keys
-from flows.read import RawDocument, Unchanged, read_file
+from flows.read import RawDocument, read_file
+from flows.records import DocumentRow, Rejection, Unchanged
 from flows.split import normalize_paragraphs, split_paragraphs
-from flows.warehouse import DocumentRow
 
 
 @dataclass(frozen=True)

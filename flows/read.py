@@ -17,7 +17,8 @@ from pathlib import Path
 
 from charset_normalizer import from_bytes
 
-from flows.discover import GZIP_SUFFIX, FoundFile, Rejection, file_format
+from flows.discover import GZIP_SUFFIX, FoundFile, file_format
+from flows.records import Rejection, Unchanged
 
 _BOMS = [
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -48,16 +49,6 @@ class RawDocument:
     # Fields of the `<file name>.meta.json` sidecar beside the file, if there is one (checked; `published`
     # already a datetime): see read_sidecar.
     sidecar: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Unchanged:
-    """A file whose bytes are already in the warehouse under the same path (only its mtime moved)."""
-
-    source_path: str
-    sha256: str
-    size: int
-    mtime_ns: int
 
 
 def read_file(found: FoundFile, max_bytes: int) -> RawDocument | Unchanged | Rejection:

@@ -1,6 +1,7 @@
-"""The plain records dedup and the warehouse pass each other: what a batch holds (occurrences and their distinct
+"""The plain records the stages and the warehouse pass each other, so that neither imports the other: the files and
+documents a run reads and writes; what a batch holds (occurrences and their distinct
 variants, with the arrays made from them), what the warehouse already stores that the batch could match (`Stored`),
-and the rows of a dedup plan (`DedupPlan`) that the warehouse writes. Neither module imports the other."""
+and the rows of a dedup plan (`DedupPlan`) that the warehouse writes."""
 
 from __future__ import annotations
 
@@ -27,6 +28,58 @@ def order_key(published: datetime | None, run_id: int, source_path: str, positio
 def paragraph_id_for(doc_id: str, position: int) -> str:
     """A cluster's id, derived from its canonical occurrence only (never from processing order)."""
     return hashlib.sha256(f"{doc_id}:{position}".encode()).digest()[:8].hex()  # hexdigest()[:16], made faster
+
+
+@dataclass(frozen=True)
+class KnownFile:
+    """A file version the warehouse has already seen (ingested or rejected)."""
+
+    source_path: str
+    sha256: str | None
+    size: int | None
+    mtime_ns: int | None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A file that cannot be ingested, and why; size and mtime let the next run skip it if unchanged."""
+
+    source_path: str
+    reason: str
+    sha256: str | None = None
+    size: int | None = None
+    mtime_ns: int | None = None
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """A file whose bytes are already in the warehouse under the same path (only its mtime moved)."""
+
+    source_path: str
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    """A document as the `documents` table holds it (version and ingested_at are filled at load)."""
+
+    doc_id: str
+    source_path: str
+    sha256: str
+    size_bytes: int
+    mtime_ns: int
+    format: str
+    encoding: str
+    cleaner: str
+    title: str | None
+    author: str | None
+    published: datetime | None
+    site: str | None
+    url: str | None
+    language: str | None
+    n_paragraphs: int
 
 
 # The records made once a paragraph or a variant are NamedTuples: immutable, like a frozen dataclass, and made in a

@@ -49,7 +49,7 @@ def make_doc(source_path: str, paragraphs: list[str], published=None, settings=N
 
     from flows.config import Settings
     from flows.prepare import document_id, fingerprint_documents
-    from flows.warehouse import DocumentRow
+    from flows.records import DocumentRow
 
     sha = hashlib.sha256("\n\n".join(paragraphs).encode()).hexdigest()
     row = DocumentRow(document_id(source_path, sha), source_path, sha, 1, 0, "text", "utf-8", "text",

@@ -132,7 +132,7 @@ def test_status_shows_last_runs_waiting_files_and_rejections(db: Path, tmp_path:
 
     from flows.config import Settings
     from flows.dedup import plan_dedup
-    from flows.discover import Rejection
+    from flows.records import Rejection
 
     with warehouse.connect(db) as con:  # run 2 rejects a file
         record = warehouse.RunRecord(2, datetime(2025, 1, 2), "raw", 0.4, Settings().minhash.fingerprint())

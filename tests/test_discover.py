@@ -1,7 +1,8 @@
 import os
 from pathlib import Path
 
-from flows.discover import KnownFile, chunked, discover_files, is_candidate_name
+from flows.discover import chunked, discover_files, is_candidate_name
+from flows.records import KnownFile
 
 
 def _touch(path: Path, text: str = "x") -> Path:

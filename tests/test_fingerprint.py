@@ -88,7 +88,7 @@ def test_a_batch_of_repeated_paragraphs_prepares_each_as_it_would_alone():
     signature, band keys, sentence keys and shingles, whichever document repeats it and in what order."""
     from flows.config import Settings
     from flows.prepare import fingerprint_documents
-    from flows.warehouse import DocumentRow
+    from flows.records import DocumentRow
 
     settings = Settings()
     wire = ["Officials met on Tuesday to discuss the new bridge. Work starts in May, they said.",

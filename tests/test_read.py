@@ -1,7 +1,8 @@
 from pathlib import Path
 
-from flows.discover import FoundFile, Rejection
-from flows.read import RawDocument, Unchanged, decode_bytes, read_file
+from flows.discover import FoundFile
+from flows.records import Rejection, Unchanged
+from flows.read import RawDocument, decode_bytes, read_file
 
 
 def _found(tmp_path: Path, name: str, data: bytes, known=frozenset()) -> FoundFile:

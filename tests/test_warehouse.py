@@ -456,7 +456,7 @@ def test_a_batch_skips_only_the_writes_that_would_change_nothing(tmp_path: Path,
 
 
 def test_a_rejection_that_persists_is_recorded_once_and_retried_when_its_cause_goes(tmp_path: Path):
-    from flows.discover import Rejection
+    from flows.records import Rejection
 
     db = tmp_path / "w.duckdb"
     unreadable = Rejection("locked.txt", "cannot read file: Permission denied", None, 10, 1)

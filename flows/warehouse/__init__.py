@@ -15,7 +15,6 @@ from flows.warehouse.connection import (
 )
 from flows.warehouse.load import (
     RUN_COUNTS,
-    DocumentRow,
     RunRecord,
     fetch_stored,
     finish_run,
@@ -27,7 +26,7 @@ from flows.warehouse.load import (
 from flows.warehouse.outputs import EXPORTED, export, search, status
 
 __all__ = [
-    "EXPORTED", "RUN_COUNTS", "DocumentRow", "RunRecord", "WarehouseError", "check_settings", "connect", "export",
+    "EXPORTED", "RUN_COUNTS", "RunRecord", "WarehouseError", "check_settings", "connect", "export",
     "fetch_stored", "finish_run", "fts_extension", "index_of", "known_files", "load_run", "migrate", "migrations", "next_run_id",
     "query", "transaction", "schema_dir", "search", "status", "template_hashes", "write_batch",
 ]

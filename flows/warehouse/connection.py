@@ -14,7 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from flows.config import Settings
-from flows.discover import KnownFile
+from flows.records import KnownFile
 from flows.split import normalize_texts
 
 

@@ -19,10 +19,8 @@ import numpy as np
 import pyarrow as pa
 
 from flows import __version__
-from flows.records import (Containers, DedupPlan, Member, NewVariant, Signatures, Stored, StoredCluster, Variants, agreeing,
+from flows.records import (Containers, DedupPlan, DocumentRow, Rejection, Unchanged, Member, NewVariant, Signatures, Stored, StoredCluster, Variants, agreeing,
                            key_owners, order_key, without_cycle_collection)
-from flows.discover import Rejection
-from flows.read import Unchanged
 from flows.warehouse.connection import WarehouseError, _now, insert_rows
 from flows.warehouse.key_index import BANDS, INDEXES, SIGNATURES, KeyIndex, Spec, folder_of
 
@@ -211,27 +209,6 @@ def _key_table(variants: list, attr: str, column: str) -> pa.Table:
     """(key, norm_hash) rows of the variants' band or sentence keys (variants too short have none)."""
     keys, owners = key_owners(variants, attr)
     return pa.table({column: keys, "norm_hash": owners})
-
-
-@dataclass(frozen=True)
-class DocumentRow:
-    """A document as the `documents` table holds it (version and ingested_at are filled at load)."""
-
-    doc_id: str
-    source_path: str
-    sha256: str
-    size_bytes: int
-    mtime_ns: int
-    format: str
-    encoding: str
-    cleaner: str
-    title: str | None
-    author: str | None
-    published: datetime | None
-    site: str | None
-    url: str | None
-    language: str | None
-    n_paragraphs: int
 
 
 @dataclass(frozen=True)

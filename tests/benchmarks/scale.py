@@ -123,7 +123,7 @@ def html_page(site: str, title: str, doc) -> str:
 def synthetic_documents(n_paragraphs: int, seed: int, settings: Settings, per_doc: int = 25):
     """Prepared documents of random prose from the gold vocabulary, a tenth of them copies of earlier ones."""
     from flows.prepare import document_id, fingerprint_documents
-    from flows.warehouse import DocumentRow
+    from flows.records import DocumentRow
 
     rng = random.Random(seed)
     vocab = [w for a in syndication.load_gold() for p in a for w in p.split()]

@@ -253,7 +253,7 @@ def documents(docs: list[GenDocument]) -> list[tuple]:
     import hashlib
 
     from flows.prepare import document_id
-    from flows.warehouse import DocumentRow
+    from flows.records import DocumentRow
 
     items = []
     for d in docs:

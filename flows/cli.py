@@ -27,6 +27,10 @@ EPILOG_EXPORT = "example: docdedup export exports/ --format parquet"
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--raw", metavar="DIR", help="drop folder (default raw/, env DOCDEDUP_RAW)")
+    _warehouse(p)
+
+
+def _warehouse(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warehouse", metavar="FILE", help="DuckDB file (default warehouse/docdedup.duckdb, env DOCDEDUP_WAREHOUSE)")
 
 
@@ -61,12 +65,12 @@ def parser() -> argparse.ArgumentParser:
     raw_epilog = argparse.RawDescriptionHelpFormatter
     sql = sub.add_parser("sql", help="run read-only SQL on the warehouse", epilog=EPILOG_SQL, formatter_class=raw_epilog)
     sql.add_argument("query", nargs="?", help="one SQL statement (omit for an interactive session)")
-    _common(sql)
+    _warehouse(sql)
     _output_format(sql)
     search = sub.add_parser("search", help="full-text search (BM25) over the passages", epilog=EPILOG_SEARCH)
     search.add_argument("words", help="what to look for")
     search.add_argument("--limit", type=int, default=10, help="how many passages (default 10)")
-    _common(search)
+    _warehouse(search)
     _output_format(search)
     status = sub.add_parser("status", help="last runs, files waiting in the drop folder, rejected files", epilog=EPILOG_STATUS)
     status.add_argument("--limit", type=int, default=5, help="how many runs (default 5)")
@@ -74,7 +78,7 @@ def parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write the tables and views to files", epilog=EPILOG_EXPORT)
     export.add_argument("dir", type=Path, help="output folder (created if missing)")
     export.add_argument("--format", choices=["parquet", "csv", "jsonl"], default="parquet", help="file format (default parquet)")
-    _common(export)
+    _warehouse(export)
     return top
 
 

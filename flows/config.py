@@ -31,7 +31,7 @@ class MinHashConfig:
     the S-curve's midpoint is about (1/bands)**(1/rows). With 46 bands of 3 rows,
     P(0.4) = 0.952 (the default threshold), P(0.3) = 0.71 and P(0.05) = 0.006: candidates are
     then verified with the exact Jaccard similarity, so the bands buy recall and verification
-    buys precision. README "Near-duplicates" has the measurements behind these defaults.
+    buys precision. docs/design.md "Fingerprints" gives the benchmarks behind these defaults.
     """
 
     shingle_size: int = 2

@@ -20,7 +20,7 @@ from flows.config import Settings
 
 def worker_count(settings: Settings) -> int:
     """Parallel chunk tasks: the configured number; by default one per core for processes and Dask, and one
-    thread for threads (the per-file work holds the GIL: two threads measured 0.90x one, README "Scaling")."""
+    thread for threads (the per-file work holds the GIL, so more threads only contend: tests/benchmarks/scaleout.py)."""
     if settings.workers:
         return settings.workers
     return 1 if settings.task_runner == "threads" else os.cpu_count() or 1
@@ -48,7 +48,7 @@ def chunk_runner(settings: Settings) -> Iterator[TaskRunner]:
 
     Without a Prefect server, a flow talks to an ephemeral API it starts itself; a worker process that is
     not told its address starts one of its own (seconds each). Handing the workers the flow's API URL makes
-    every task run land in the same place; README "Scaling" has the measured difference. Workers on other
+    every task run land in the same place; tests/benchmarks/worker_api.py measures the difference. Workers on other
     machines need an address they can reach: run `prefect server start` and set PREFECT_API_URL.
     """
     context = FlowRunContext.get()

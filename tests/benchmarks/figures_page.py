@@ -28,6 +28,7 @@ def write_section(name: str, command: str, body: str, page: Path = PAGE) -> None
     text = page.read_text(encoding="utf-8") if page.exists() else "# Benchmarks\n"
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
     text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + f"\n\n{section}\n"
+    page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text(text, encoding="utf-8")
 
 

@@ -22,8 +22,8 @@ a handful. Segments are mapped a slice at a time, so memory stays bounded howeve
 
 The same structure, with a wider value, keeps the signatures of `paragraph_fingerprints` in `<warehouse>.signatures/`
 (`SIGNATURES`): the candidate floor compares the signatures of the stored side of band-only hits, a few thousand rows
-scattered over the whole table, and DuckDB read every block of the signature column to find them (0.34-0.41 s at a
-million paragraphs in a new process, growing with the warehouse); a lookup reads only the pages of those rows.
+scattered over the whole table, and DuckDB reads every block of the signature column to find them, a cost that grows
+with the warehouse (tests/benchmarks/scale.py lookup); a lookup reads only the pages of those rows.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ import numpy as np
 import pyarrow as pa
 
 from flows import __version__
-from flows.records import (Containers, DedupPlan, DocumentRow, Rejection, Unchanged, Member, NewVariant, Signatures, Stored, StoredCluster, Variants, agreeing,
-                           key_owners, order_key, without_cycle_collection)
+from flows.records import (Containers, DedupPlan, DocumentRow, Member, NewVariant, Rejection, Signatures, Stored,
+                           StoredCluster, Unchanged, Variants, agreeing, key_owners, order_key, without_cycle_collection)
 from flows.warehouse.connection import WarehouseError, _now, insert_rows
 from flows.warehouse.key_index import BANDS, INDEXES, SIGNATURES, KeyIndex, Spec, folder_of
 

@@ -517,15 +517,16 @@ def corpus_markdown(out: dict) -> str:
     runs = [["docdedup run", f"{run['wall']:.1f}", f"{run['peak_mib']:,.0f}",
              f"{run['stages']['dedup'] / run['wall']:.0%}" if run["stages"] else None, score["all"]["precision"],
              score["all"]["recall"], score["all"]["purity"], score["mixed_passages"]]]
+    against = []
     if "baseline" in out:
         base, bs = out["baseline"], out["baseline_score"]
         runs.append(["straightforward script", f"{base['wall']:.1f}", f"{base['peak_mib']:,.0f}", None,
                      bs["all"]["precision"], bs["all"]["recall"], bs["all"]["purity"], bs["mixed_passages"]])
+        against = ["", f"docdedup: {base['wall'] / run['wall']:.2f}x the script's speed, "
+                       f"{run['peak_mib'] / base['peak_mib']:.2f}x its peak memory."]
     text = [f"{out['files']:,} files, {out['stories']:,} stories.", "",
-            table(["", "wall s", "peak MiB", "dedup share", "pair P", "pair R", "purity", "mixed passages"], runs)]
-    if "baseline" in out:
-        text += ["", f"docdedup: {out['baseline']['wall'] / run['wall']:.2f}x the script's speed, "
-                     f"{run['peak_mib'] / out['baseline']['peak_mib']:.2f}x its peak memory."]
+            table(["", "wall s", "peak MiB", "dedup share", "pair P", "pair R", "purity", "mixed passages"], runs),
+            *against]
     rows = [[name, f["occurrences"], f["precision"], f["recall"], f["linked"], f["purity"], f.get("lost")]
             for name, f in [*score["classes"].items(), *score["layouts"].items()]]
     text += ["", "Per edit class and layout (linked: in the original's passage; split and merge: containment; "
@@ -541,8 +542,7 @@ def scaling_markdown(out: dict) -> str:
     text = [f"One story ({out['story']}) copied with light, sentence, split and merge edits.", "",
             table(["copies", "wall s", "dedup s", "dedup ms a copy", "pair P", "purity"], rows), ""]
     hi = max(out["runs"])
-    text += [f"Per-copy dedup seconds at {hi} copies / at {n}: {r:.2f}x" + ("  " if i < len(out["ratios"]) - 1 else "")
-             for i, (n, r) in enumerate(out["ratios"].items())]
+    text += [f"- per-copy dedup seconds at {hi} copies / at {n}: {r:.2f}x" for n, r in out["ratios"].items()]
     return "\n".join(text)
 
 

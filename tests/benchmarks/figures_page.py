@@ -4,7 +4,9 @@ figures its scripts printed, with the commit they ran at, and nothing typed by h
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -18,6 +20,12 @@ def commit() -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     head = git("rev-parse", "--short", "HEAD") or "unknown"
     return head + ("+changes" if git("status", "--porcelain", "--untracked-files=no", "flows") else "")
+
+
+def command_line() -> str:
+    """How this script was run, as the page shows it: from the project root, without --markdown."""
+    return shlex.join(["python", f"tests/benchmarks/{Path(sys.argv[0]).name}",
+                       *(a for a in sys.argv[1:] if a != "--markdown")])
 
 
 def write_section(name: str, command: str, body: str, page: Path = PAGE) -> None:

@@ -8,11 +8,12 @@ dropped, as in every run. Also pages/s for each.
 The rules of both cleaners are developed on the even pages of the sorted ids (dev) and checked on the odd ones
 (held-out): a held-out F1 far below dev's would mean the rules fit these pages rather than pages in general.
 
-    python tests/benchmarks/cleaning.py
+    python tests/benchmarks/cleaning.py [--markdown]
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import re
@@ -23,7 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT.parent / "shared" / "benchmarks" / "article-extraction"
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))
 
+from figures_page import command_line, table, write_section  # noqa: E402
 from flows.clean import clean_document  # noqa: E402
 from flows.read import RawDocument  # noqa: E402
 
@@ -48,6 +51,9 @@ def mean(rows: list[tuple[float, float, float]]) -> tuple[float, float, float]:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--markdown", action="store_true", help="write the figures into docs/benchmarks.md")
+    args = ap.parse_args()
     if not BENCH.is_dir():
         print("needs ../shared/benchmarks/article-extraction")
         return
@@ -81,6 +87,12 @@ def main() -> None:
     for name, (p, r, f), rate in rows:
         print(f"{name:<30} {p:>9.3f} {r:>7.3f} {f:>7.3f} {'' if rate is None else f'{rate:8.0f}'}")
     print(f"HTML metadata: URL found for {urls}/{len(ids)} pages (the gold has no title or date)")
+    if args.markdown:
+        body = table(["", "precision", "recall", "F1", "pages/s"],
+                     [[name.strip(), p, r, f, None if rate is None else f"{rate:.0f}"] for name, (p, r, f), rate in rows])
+        write_section("cleaning.py", command_line(),
+                      f"{len(ids)} pages; dev and held-out: the cleaner above them on even and odd ids.\n\n{body}\n\n"
+                      f"HTML metadata: URL found for {urls}/{len(ids)} pages.")
 
 
 def clean(content: str, fmt: str):

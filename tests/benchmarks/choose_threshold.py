@@ -5,11 +5,12 @@ about one word changed per fifteen, a quarter of the length added or cut). Negat
 cross-article pair of paragraphs of the five seed articles, which report one story independently.
 Prints recall at several thresholds and the highest negative similarity, per shingle size.
 
-    python tests/benchmarks/choose_threshold.py
+    python tests/benchmarks/choose_threshold.py [--markdown]
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import random
@@ -21,7 +22,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))
 
+from figures_page import command_line, table, write_section  # noqa: E402
 from flows.clean.text import clean_text  # noqa: E402
 from flows.config import MinHashConfig  # noqa: E402
 from flows.fingerprint import jaccard, shingle_hashes  # noqa: E402
@@ -63,6 +66,9 @@ def edits(rng: random.Random, vocab: list[str]):
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--markdown", action="store_true", help="write the figures into docs/benchmarks.md")
+    args = ap.parse_args()
     gold_file = SHARED / "benchmarks" / "article-extraction" / "ground-truth.json"
     seeds = SHARED / "seeds"
     if not gold_file.is_file() or not seeds.is_dir():
@@ -77,6 +83,7 @@ def main() -> None:
     seed_paras = [[normalize(p) for p in split_paragraphs(clean_text(f.read_text(encoding="utf-8"))[0])]
                   for f in sorted(seeds.iterdir())]
     thresholds = (0.3, 0.4, 0.5)
+    rows = []
     print(f"{'shingles':>8} {'edit':>11} " + " ".join(f"r@{t}" for t in thresholds) + "   same-story max")
     for k in (2, 3):
         cfg = MinHashConfig(shingle_size=k)
@@ -88,8 +95,14 @@ def main() -> None:
         ]
         for name, edit in kinds.items():
             js = np.array([jaccard(sh(p), sh(edit(p))) for p in sample])
-            recall = " ".join(f"{(js >= t).mean():.3f}" for t in thresholds)
-            print(f"{k:>8} {name:>11} {recall}   {max(negatives):.3f}")
+            recall = [float((js >= t).mean()) for t in thresholds]
+            rows.append([k, name, *recall, max(negatives)])
+            print(f"{k:>8} {name:>11} {' '.join(f'{r:.3f}' for r in recall)}   {max(negatives):.3f}")
+    if args.markdown:
+        write_section("choose_threshold.py", command_line(),
+                      f"Recall of {len(sample):,} edited gold paragraphs at each Jaccard threshold; same-story max: the "
+                      f"highest Jaccard between paragraphs of different seed articles.\n\n"
+                      + table(["shingles", "edit", *(f"r@{t}" for t in thresholds), "same-story max"], rows))
 
 
 if __name__ == "__main__":

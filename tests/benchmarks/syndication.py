@@ -17,7 +17,7 @@ their originals are the same text); a predicted pair shares a paragraph_id. Spli
 paragraphs are scored by containment recall: each part linked to the paragraph it came from,
 each merged paragraph linked to both of its sources (same paragraph_id, or a passage_links row).
 
-    python tests/benchmarks/syndication.py [--originals 181] [--copies 3] [--seed 1]
+    python tests/benchmarks/syndication.py [--originals 181] [--copies 3] [--seed 1] [--batches 1] [--markdown]
 """
 
 from __future__ import annotations
@@ -332,6 +332,7 @@ def main() -> None:
     ap.add_argument("--copies", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--batches", type=int, default=1, help="runs to ingest the corpus in (incremental dedup)")
+    ap.add_argument("--markdown", action="store_true", help="write the figures into docs/benchmarks.md")
     args = ap.parse_args()
     if not (SHARED / "benchmarks").is_dir():
         print("needs ../shared/benchmarks")
@@ -351,6 +352,22 @@ def main() -> None:
     print(f"(not scored: {r['unscored_originals']} original paragraphs with a look-alike elsewhere in the gold texts)")
     for c in ("split", "merge"):
         print(f"{c:<12} containment recall {r[c]['containment_recall']:.4f} (n={r[c]['n']})")
+    if args.markdown:
+        write_markdown(r, len(articles) * (args.copies + 1), args.batches)
+
+
+def write_markdown(r: dict, documents: int, batches: int) -> None:
+    """The printed figures as the page's section, at the printed four places."""
+    from figures_page import command_line, table, write_section
+
+    rows = [[c, f"{r[c]['precision']:.4f}", f"{r[c]['recall']:.4f}", r[c]["copies"]] for c in NEAR_KINDS]
+    rows.append(["all pairs", f"{r['pairs']['precision']:.4f}", f"{r['pairs']['recall']:.4f}", r["pairs"]["true_pairs"]])
+    rows += [[c, None, f"{r[c]['containment_recall']:.4f}", r[c]["n"]] for c in ("split", "merge")]
+    write_section("syndication.py", command_line(),
+                  f"{r['paragraphs']} paragraphs in {documents} documents, {batches} run(s), dedup + load "
+                  f"{r['seconds']:.1f} s; n: copies, true pairs, or parts (split and merge: containment recall); "
+                  f"not scored: {r['unscored_originals']} original paragraphs with a look-alike.\n\n"
+                  + table(["", "precision", "recall", "n"], rows))
 
 
 if __name__ == "__main__":

@@ -2,10 +2,14 @@
 a large warehouse, and peak memory of a large run. Each reports ratios against a baseline measured in
 the same run.
 
-    python tests/benchmarks/scale.py speed [--copies 3] [--rounds 3]
+    python tests/benchmarks/scale.py speed [--copies 3] [--rounds 3] [--markdown]
     python tests/benchmarks/scale.py incremental [--paragraphs 1000000] [--files 1000] [--rounds 3] [--save FILE | --base FILE]
+        [--markdown]
     python tests/benchmarks/scale.py lookup [--paragraphs 1000000 | --base FILE] [--documents 10 100 1000] [--rounds 5]
-    python tests/benchmarks/scale.py memory [--files 100000]
+        [--markdown]
+    python tests/benchmarks/scale.py memory [--files 100000] [--markdown]
+
+`--markdown` writes the subcommand's figures into its section of docs/benchmarks.md.
 
 `speed` dedups the syndicated corpus of tests/benchmarks/syndication.py (gold articles and edited
 copies) twice from the same documents (each one's warehouse row and paragraphs, as cleaning hands them on;
@@ -48,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
 import syndication  # noqa: E402
+from figures_page import command_line, table, write_section  # noqa: E402
 
 from flows.config import Settings  # noqa: E402
 
@@ -229,7 +234,7 @@ def straightforward_ingest(db: Path, items: list[tuple], settings: Settings) -> 
     return time.perf_counter() - start
 
 
-def cmd_speed(args) -> None:
+def cmd_speed(args) -> str:
     settings = Settings()
     docs = syndication.generate(syndication.load_gold(), args.copies, seed=1)
     n = sum(len(d.paragraphs) for d in docs)
@@ -271,8 +276,17 @@ def cmd_speed(args) -> None:
         print(f"    of which the load (open, write, close): straightforward {naive_load:.2f} s, docdedup {ours_load:.2f} s"
               f" (also its signatures, band and sentence keys); without it: {naive - naive_load:.2f} s against "
               f"{ours - ours_load:.2f} s -> {(naive - naive_load) / (ours - ours_load):.1f}x")
-    print(f"median of {len(rounds)} rounds: {statistics.median(r[3] / r[0] for r in rounds):.2f}x faster "
-          f"(without the load: {statistics.median((r[3] - r[5]) / (r[0] - r[4]) for r in rounds):.1f}x, not the target's measure)")
+    faster = statistics.median(r[3] / r[0] for r in rounds)
+    bare = statistics.median((r[3] - r[5]) / (r[0] - r[4]) for r in rounds)
+    print(f"median of {len(rounds)} rounds: {faster:.2f}x faster "
+          f"(without the load: {bare:.1f}x, not the target's measure)")
+    rows = [[i + 1, f"{naive:.1f}", f"{ours:.1f}", f"{t_fp:.1f}", f"{naive / ours:.2f}x", f"{naive_load:.2f}",
+             f"{ours_load:.2f}", f"{(naive - naive_load) / (ours - ours_load):.1f}x"]
+            for i, (ours, t_fp, t_load, naive, ours_load, naive_load) in enumerate(rounds)]
+    return (f"{n:,} paragraphs in {len(docs)} documents; docdedup's load also writes signatures, band and sentence "
+            "keys.\n\n" + table(["round", "straightforward s", "docdedup s", "of which fingerprint s", "faster",
+                             "load s, straightforward", "load s, docdedup", "faster without load"], rows)
+            + f"\n\nMedian of {len(rounds)} rounds: {faster:.2f}x faster (without the load: {bare:.1f}x).")
 
 
 def _flow_seconds(raw: Path, db: Path) -> float:
@@ -285,7 +299,7 @@ def _flow_seconds(raw: Path, db: Path) -> float:
     return seconds
 
 
-def cmd_incremental(args) -> None:
+def cmd_incremental(args) -> str:
     # Offline, Prefect's telemetry fails loudly inside the test server (as the CLI and the tests, switched off).
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from prefect.testing.utilities import prefect_test_harness
@@ -329,10 +343,15 @@ def cmd_incremental(args) -> None:
     for empty, full in rounds:
         print(f"run of {args.files} files into an empty warehouse: {empty:.1f} s; into a warehouse of {held:,} "
               f"paragraphs: {full:.1f} s  -> {full / empty:.2f}x")
-    print(f"median of {len(rounds)} rounds: {statistics.median(full / empty for empty, full in rounds):.2f}x")
+    median = statistics.median(full / empty for empty, full in rounds)
+    print(f"median of {len(rounds)} rounds: {median:.2f}x")
+    rows = [[i + 1, f"{empty:.1f}", f"{full:.1f}", f"{full / empty:.2f}x"] for i, (empty, full) in enumerate(rounds)]
+    return (f"`docdedup run` of {args.files} files into an empty warehouse and into one of {held:,} paragraphs.\n\n"
+            + table(["round", "empty s", "full s", "ratio"], rows)
+            + f"\n\nMedian of {len(rounds)} rounds: {median:.2f}x.")
 
 
-def cmd_lookup(args) -> None:
+def cmd_lookup(args) -> str:
     """Candidate search's band-key lookup for runs of several sizes into a large warehouse: the sorted index beside
     it (flows/warehouse/key_index.py) against the hash join with a table of all band keys that it replaced (lsh_bands,
     which warehouses held before 011_band_keys_from_signatures.sql: made again here, untimed), same keys, same hits."""
@@ -343,6 +362,7 @@ def cmd_lookup(args) -> None:
     from flows.records import key_owners
 
     settings = Settings()
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "w.duckdb"
         if args.base:
@@ -354,7 +374,8 @@ def cmd_lookup(args) -> None:
             t = time.perf_counter()
             manifest = index.current(con)
             held = sum(s['rows'] for s in manifest['segments'])
-            print(f"{held:,} band keys; index built in {time.perf_counter() - t:.1f} s ({held * 16 / 2**20:,.0f} MiB)")
+            built = time.perf_counter() - t
+            print(f"{held:,} band keys; index built in {built:.1f} s ({held * 16 / 2**20:,.0f} MiB)")
             warehouse.key_index.register_functions(con)
             con.execute("CREATE TABLE lsh_bands AS " + warehouse.key_index.BANDS.source.rsplit("ORDER BY", 1)[0])
             new = next(synthetic_documents(25 * max(args.documents), seed=99, settings=settings))
@@ -379,6 +400,10 @@ def cmd_lookup(args) -> None:
                 print(f"{n:5,} documents ({len(variants):,} paragraphs, {len(keys):,} band keys, {hits:,} hits): "
                       f"index {index_s * 1000:7.1f} ms  join {join_s * 1000:7.1f} ms  -> {join_s / index_s:.1f}x "
                       f"(median of {args.rounds})")
+                rows.append([n, len(variants), len(keys), hits, f"{index_s * 1000:.1f}", f"{join_s * 1000:.1f}",
+                             f"{join_s / index_s:.1f}x"])
+    return (f"{held:,} band keys, index built in {built:.1f} s; medians of {args.rounds} rounds.\n\n"
+            + table(["documents", "paragraphs", "band keys", "hits", "index ms", "join ms", "ratio"], rows))
 
 
 def copy_warehouse(source: Path, target: Path) -> None:
@@ -396,7 +421,7 @@ def copy_warehouse(source: Path, target: Path) -> None:
     os.sync()
 
 
-def cmd_memory(args) -> None:
+def cmd_memory(args) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         print(f"writing {args.files:,} files ...", flush=True)
@@ -410,29 +435,36 @@ def cmd_memory(args) -> None:
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(proc.stdout.strip() or proc.stderr[-2000:])
         print(f"{args.files:,} files, {paragraphs:,} paragraphs: {seconds:.0f} s, peak resident memory {peak:,.0f} MiB")
+    row = [f"{args.files:,}", f"{paragraphs:,}", f"{seconds:.0f}", f"{peak:,.0f}"]
+    return "`docdedup run` in a child process.\n\n" + table(["files", "paragraphs", "wall s", "peak MiB"], [row])
 
 
 def main() -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--markdown", action="store_true", help="write the figures into docs/benchmarks.md")
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("speed")
+    s = sub.add_parser("speed", parents=[common])
     s.add_argument("--copies", type=int, default=3)
     s.add_argument("--rounds", type=int, default=3)
-    s = sub.add_parser("incremental")
+    s = sub.add_parser("incremental", parents=[common])
     s.add_argument("--paragraphs", type=int, default=1_000_000)
     s.add_argument("--files", type=int, default=1000)
     s.add_argument("--rounds", type=int, default=3)
     s.add_argument("--save", type=Path, help="keep a copy of the built warehouse here (building takes minutes)")
     s.add_argument("--base", type=Path, help="start from a copy of a warehouse saved with --save instead of building")
-    s = sub.add_parser("lookup")
+    s = sub.add_parser("lookup", parents=[common])
     s.add_argument("--paragraphs", type=int, default=1_000_000)
     s.add_argument("--documents", type=int, nargs="+", default=[10, 100, 1000])
     s.add_argument("--rounds", type=int, default=5)
     s.add_argument("--base", type=Path, help="start from a copy of a warehouse saved with incremental --save")
-    s = sub.add_parser("memory")
+    s = sub.add_parser("memory", parents=[common])
     s.add_argument("--files", type=int, default=100_000)
     args = ap.parse_args()
-    {"speed": cmd_speed, "incremental": cmd_incremental, "lookup": cmd_lookup, "memory": cmd_memory}[args.cmd](args)
+    cmd = {"speed": cmd_speed, "incremental": cmd_incremental, "lookup": cmd_lookup, "memory": cmd_memory}[args.cmd]
+    body = cmd(args)
+    if args.markdown:
+        write_section(f"scale.py {args.cmd}", command_line(), body)
 
 
 if __name__ == "__main__":

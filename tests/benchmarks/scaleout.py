@@ -1,6 +1,6 @@
 """Scale-out: throughput and speed-up of one ingest run with 1, 2 and 4 workers, and where the time goes.
 
-    python tests/benchmarks/scaleout.py [--files 20000] [--workers 1 2 4] [--runner dask] [--html-every 4]
+    python tests/benchmarks/scaleout.py [--files 20000] [--workers 1 2 4] [--runner dask] [--html-every 4] [--markdown]
 
 Writes a corpus of generated articles (tests/benchmarks/scale.py: gold articles of ../shared/benchmarks and
 their syndicated copies, with boilerplate; every `--html-every`-th one an HTML page), then ingests all of it
@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
+
+from figures_page import command_line, table, write_section  # noqa: E402
 
 STAGES = ["read", "clean", "fingerprint", "dedup", "load"]
 
@@ -51,6 +53,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--runner", choices=["threads", "processes", "dask"], default="dask")
     ap.add_argument("--html-every", type=int, default=4)
+    ap.add_argument("--markdown", action="store_true", help="write the figures into docs/benchmarks.md")
     ap.add_argument("--child", nargs=4, metavar=("RAW", "WAREHOUSE", "RUNNER", "WORKERS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -65,10 +68,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw"
         paragraphs = scale.write_files(raw, args.files, seed=1, html_every=args.html_every)
-        print(f"corpus: {args.files} files ({args.files // args.html_every if args.html_every else 0} HTML), "
-              f"{paragraphs} paragraphs; runner {args.runner}; {os.cpu_count()} cores")
+        corpus = (f"corpus: {args.files} files ({args.files // args.html_every if args.html_every else 0} HTML), "
+                  f"{paragraphs} paragraphs; runner {args.runner}; {os.cpu_count()} cores")
+        print(corpus)
         print(f"{'workers':>7} {'wall s':>7} {'files/s':>8} {'speed-up':>8}  " + " ".join(f"{s:>11}" for s in STAGES))
-        base = None
+        base, rows = None, []
         for workers in args.workers:
             wall, summary = run(raw, Path(tmp) / f"w{workers}.duckdb", args.runner, workers)
             assert summary["files_new"] + summary["files_rejected"] == args.files, summary
@@ -76,6 +80,12 @@ def main() -> None:
             seconds = summary["seconds"]
             print(f"{workers:>7} {wall:>7.1f} {args.files / wall:>8.1f} {base / wall:>7.2f}x  "
                   + " ".join(f"{seconds.get(s, 0.0):>11.1f}" for s in STAGES))
+            rows.append([workers, f"{wall:.1f}", f"{args.files / wall:.1f}", f"{base / wall:.2f}x",
+                         *(f"{seconds.get(s, 0.0):.1f}" for s in STAGES)])
+    if args.markdown:
+        header = ["workers", "wall s", "files/s", "speed-up", *(f"{s} s" for s in STAGES)]
+        write_section("scaleout.py", command_line(), f"{corpus}; read, clean and fingerprint seconds summed over the "
+                      f"workers.\n\n{table(header, rows)}")
 
 
 if __name__ == "__main__":

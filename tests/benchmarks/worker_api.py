@@ -2,11 +2,12 @@
 processes are told the flow's API address (what docdedup does, flows/runners.py) and when they are not (each
 then starts an ephemeral API of its own). Each variant runs in a fresh child process.
 
-    python tests/benchmarks/worker_api.py
+    python tests/benchmarks/worker_api.py [--markdown]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -46,6 +47,10 @@ def child(runner: str, shared: bool) -> None:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--markdown", action="store_true", help="write the figures into docs/benchmarks.md")
+    args = ap.parse_args()
+    rows = []
     print(f"a flow of {TASKS} tasks on 2 workers, no Prefect server; seconds for the whole child process")
     print(f"{'runner':<10} {'workers told the API':>21} {'each its own API':>17} {'ratio':>6}")
     for runner in ("processes", "dask"):
@@ -56,6 +61,13 @@ def main() -> None:
                            capture_output=True)
             times.append(time.perf_counter() - start)
         print(f"{runner:<10} {times[0]:>21.1f} {times[1]:>17.1f} {times[1] / times[0]:>5.2f}x")
+        rows.append([runner, f"{times[0]:.1f}", f"{times[1]:.1f}", f"{times[1] / times[0]:.2f}x"])
+    if args.markdown:
+        from figures_page import command_line, table, write_section
+
+        header = ["runner", "workers told the API s", "each its own API s", "ratio"]
+        write_section("worker_api.py", command_line(), f"A flow of {TASKS} tasks on 2 workers, no Prefect server; "
+                      f"seconds for the whole child process.\n\n{table(header, rows)}")
 
 
 if __name__ == "__main__":

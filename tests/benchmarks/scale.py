@@ -400,8 +400,8 @@ def cmd_lookup(args) -> str:
                 print(f"{n:5,} documents ({len(variants):,} paragraphs, {len(keys):,} band keys, {hits:,} hits): "
                       f"index {index_s * 1000:7.1f} ms  join {join_s * 1000:7.1f} ms  -> {join_s / index_s:.1f}x "
                       f"(median of {args.rounds})")
-                rows.append([n, len(variants), len(keys), hits, f"{index_s * 1000:.1f}", f"{join_s * 1000:.1f}",
-                             f"{join_s / index_s:.1f}x"])
+                rows.append([f"{n:,}", f"{len(variants):,}", f"{len(keys):,}", f"{hits:,}", f"{index_s * 1000:.1f}",
+                             f"{join_s * 1000:.1f}", f"{join_s / index_s:.1f}x"])
     return (f"{held:,} band keys, index built in {built:.1f} s; medians of {args.rounds} rounds.\n\n"
             + table(["documents", "paragraphs", "band keys", "hits", "index ms", "join ms", "ratio"], rows))
 

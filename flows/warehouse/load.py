@@ -431,10 +431,11 @@ _BATCH_SQL: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
         WHERE NOT EXISTS (SELECT 1 FROM passage_links l WHERE l.paragraph_id = n.paragraph_id
                           AND l.whole_paragraph_id = n.whole_paragraph_id)""", ("run_id",), ("t_links",)),
     ("DELETE FROM passage_links WHERE paragraph_id = whole_paragraph_id", (), ()),
-    # Two parts repointed to one passage can leave the same link twice: keep the first.
+    # Two parts repointed to one passage can leave the same link twice: keep the first run's, and of one run's the
+    # larger share (an UPDATE may rewrite rows in any order, so rowid does not tell which came first).
     ("""DELETE FROM passage_links WHERE rowid IN (
             SELECT rowid FROM (
-                SELECT rowid, row_number() OVER (PARTITION BY paragraph_id, whole_paragraph_id ORDER BY run_id, rowid) AS n
+                SELECT rowid, row_number() OVER (PARTITION BY paragraph_id, whole_paragraph_id ORDER BY run_id, containment DESC, rowid) AS n
                 FROM passage_links
                 WHERE paragraph_id IN (SELECT new_id FROM t_repoint) OR whole_paragraph_id IN (SELECT new_id FROM t_repoint))
             WHERE n > 1)""", (), ("t_repoint",)),

@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from itertools import chain
+
+import numpy as np
 
 from flows.config import Settings
 from flows.fingerprint import fingerprint_paragraphs
@@ -120,17 +121,39 @@ def _batch(occurrences: list[Occurrence], variants: list[NewVariant], stored: St
 _MAX_PASSAGES_PER_KEY = 64
 
 
-def keyed_nodes(batch: _Batch, variants: list[NewVariant], known: dict[int, list[int]]) -> dict[int, list[int]]:
+def keyed_nodes(batch: _Batch, variants: list[NewVariant]) -> _NodeKeys:
     """The band and sentence keys (`_keys`) of the nodes that have them: new texts, reopened passages' variants, and a
-    stored leader whose text is new too (it is in its passage by its hash, but its keys find the texts near it).
-    `known`: keys already listed, by text (kept across a batch's rounds of reopening)."""
-    out = {}
-    for v in (*variants, *batch.extra):
-        h = v.norm_hash
-        if v.band_keys is not None and (h not in batch.exact or h in batch.passage_of):
-            keys = known.get(h)
-            out[h] = known[h] = _keys(v) if keys is None else keys
-    return out
+    stored leader whose text is new too (it is in its passage by its hash, but its keys find the texts near it)."""
+    held = [v for v in (*variants, *batch.extra)
+            if v.band_keys is not None and (v.norm_hash not in batch.exact or v.norm_hash in batch.passage_of)]
+    return _NodeKeys.of([v.norm_hash for v in held], [_keys(v) for v in held])
+
+
+_NO_KEYS = np.zeros(0, dtype=np.int64)
+
+
+@dataclass
+class _NodeKeys:
+    """Each keyed node's keys as dense numbers (0 .. n_keys - 1), one flat array with a run per node: a batch holds
+    millions of keys, and as Python ints in lists and dicts they took more memory than the rest of the batch."""
+
+    row: dict[int, int]  # node -> its run
+    ids: np.ndarray
+    offsets: np.ndarray
+    n_keys: int
+
+    @classmethod
+    def of(cls, hashes: list[int], arrays: list[np.ndarray]) -> _NodeKeys:
+        if not arrays:
+            return cls({}, _NO_KEYS, np.zeros(1, dtype=np.int64), 0)
+        lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
+        distinct, ids = np.unique(np.concatenate(arrays), return_inverse=True)
+        return cls(dict(zip(hashes, range(len(hashes)))), ids.astype(np.int64, copy=False),
+                   np.concatenate(([0], np.cumsum(lengths))), len(distinct))
+
+    def of_node(self, h: int) -> np.ndarray:
+        i = self.row.get(h)
+        return _NO_KEYS if i is None else self.ids[self.offsets[i]:self.offsets[i + 1]]
 
 
 def stored_neighbours(batch: _Batch, variants: list[NewVariant], stored: Stored) -> dict[int, set[int]]:
@@ -161,34 +184,56 @@ def stored_neighbours(batch: _Batch, variants: list[NewVariant], stored: Stored)
 
 
 class _PassageIndex:
-    """The band and sentence keys of the texts placed so far, each with the passages (by leader) whose texts hold it.
+    """The keys of the texts placed so far, each with the passages (by leader) whose texts hold it.
 
     A text is compared with the leader of every passage one of whose texts shares a key with it, never with the
     passage's other texts: the cost of a text follows the passages it resembles, not their copies, and a copy near
-    its leader is found through any of the passage's texts (as a stored passage is, through any of its copies)."""
+    its leader is found through any of the passage's texts (as a stored passage is, through any of its copies).
+    Most keys are held by one passage: it sits in an array by key number, and only keys held by several have a list."""
 
-    def __init__(self) -> None:
-        self.keys: dict[int, list[int]] = {}
+    def __init__(self, n_keys: int) -> None:
+        self.first = np.full(n_keys, -1, dtype=np.int64)  # the number of the first passage holding each key
+        self.shared = np.zeros(n_keys, dtype=bool)  # held by more than one passage: its list is in `more`
+        self.more: dict[int, list[int]] = {}
+        self.leaders: list[int] = []  # passage number -> its leader
+        self.number: dict[int, int] = {}
 
-    def passages(self, keys: list[int]) -> set[int]:
-        return set(chain.from_iterable(filter(None, map(self.keys.get, keys))))
+    def passages(self, ids: np.ndarray) -> set[int]:
+        if not len(ids):
+            return set()
+        first = self.first[ids]
+        found = set(first[first >= 0].tolist())
+        if self.more:
+            for k in ids[self.shared[ids]].tolist():
+                found.update(self.more[k])
+        leaders = self.leaders
+        return {leaders[n] for n in found}
 
-    def add(self, keys: list[int], leader: int) -> None:
-        index = self.keys
-        for k in keys:
-            held = index.get(k)
-            if held is None:
-                index[k] = [leader]
-            elif len(held) < _MAX_PASSAGES_PER_KEY and leader not in held:
-                held.append(leader)
+    def add(self, ids: np.ndarray, leader: int) -> None:
+        if not len(ids):
+            return
+        n = self.number.get(leader)
+        if n is None:
+            n = self.number[leader] = len(self.leaders)
+            self.leaders.append(leader)
+        first = self.first[ids]
+        self.first[ids[first < 0]] = n
+        other = (first >= 0) & (first != n)
+        if other.any():
+            for k, f in zip(ids[other].tolist(), first[other].tolist()):
+                held = self.more.get(k)
+                if held is None:
+                    self.more[k] = [f, n]
+                    self.shared[k] = True
+                elif len(held) < _MAX_PASSAGES_PER_KEY and n not in held:
+                    held.append(n)
 
 
-def _keys(v: NewVariant) -> list[int]:
+def _keys(v: NewVariant) -> np.ndarray:
     """A text's band keys and sentence keys, the latter negated bitwise (~) so the two kinds never meet."""
-    keys = v.band_keys.tolist()
     if v.sentence_keys is not None and len(v.sentence_keys):
-        keys += (~v.sentence_keys).tolist()
-    return keys
+        return np.concatenate((v.band_keys, ~np.asarray(v.sentence_keys, dtype=np.int64)))
+    return np.asarray(v.band_keys, dtype=np.int64)
 
 
 @dataclass
@@ -200,22 +245,24 @@ class _Placed:
     demoted: set[str]  # stored passages whose leader joined an earlier text
 
 
-def cluster_duplicates(batch: _Batch, keyed: dict[int, list[int]], neighbours: dict[int, set[int]], sh: Shingles,
+def cluster_duplicates(batch: _Batch, keyed: _NodeKeys, neighbours: dict[int, set[int]], sh: Shingles,
                        settings: Settings) -> _Placed:
     """Place every node, in the order of first appearance, by the leader rule (see `_place`): it joins the passage
     of an earlier leader it matches, or leads a passage of its own. The leaders a text is verified against are those
     of the passages it shares a key with (`_PassageIndex`) or the warehouse relates it to (`stored_neighbours`).
     Members join leaders only, never each other, so membership cannot chain."""
-    index = _PassageIndex()
+    index = _PassageIndex(keyed.n_keys)
     placed = _Placed({}, {}, set())
     for h in batch.nodes:
-        keys = keyed.get(h, ())
+        keys = keyed.of_node(h)
         found = index.passages(keys)
         found.update(placed.root[n] for n in neighbours.get(h, ()) if n in placed.root)
         earlier = sorted(found, key=lambda L: (batch.order[L], L))
         joined, parts = _place(h, earlier, batch.order, sh, settings)
         root = h if joined is None else joined
         placed.root[h] = root
+        if joined is not None:
+            sh.release(h)  # only leaders are compared with later texts
         if joined is not None and h in batch.passage_of:
             placed.demoted.add(batch.passage_of[h])
         index.add(keys, root)
@@ -326,7 +373,6 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
     its copies a merge (`_containing`): its variants are fetched with their first occurrences
     (`Stored.fetch_members`) and placed again like new ones, as if everything had come in one batch."""
     asked: set[int] = set()
-    keys: dict[int, list[int]] = {}
     rounds = _Rounds()
     # Shared shingles are counted once a pair, whatever the rounds of reopening.
     sh = Shingles({}, settings, {v.norm_hash: v.shingles for v in variants if v.shingles is not None})
@@ -340,7 +386,7 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
         sh.hashed.update((v.norm_hash, v.shingles) for v in batch.extra if v.norm_hash not in sh.hashed)
         sh.hash_all(batch.nodes)
         # 1. candidates (keys and stored hits), 2. verified against leaders and 3. placed, text by text
-        placed = cluster_duplicates(batch, keyed_nodes(batch, variants, keys),
+        placed = cluster_duplicates(batch, keyed_nodes(batch, variants),
                                     stored_neighbours(batch, variants, stored), sh, settings)
         if stored.fetch_members is None:
             break

@@ -48,6 +48,11 @@ class Shingles:
             self.sizes[h] = len(found)
         return found
 
+    def release(self, h: int) -> None:
+        """Forget the Python set of h (its size and the counts made with it stay): a text that joined a passage is
+        compared again only by chance, and a batch's sets, kept whole, took more memory than its arrays."""
+        self.sets.pop(h, None)
+
     def verify(self, pairs: list[tuple[int, int]]) -> list[tuple[str, float, int | None] | None]:
         """`relation` of every pair, counted and classified in numpy a slice of `_VERIFY_PAIRS` pairs at a time (about
         15 MB of arrays at most). The counts of related pairs are kept for later relations and matches (not all: a

@@ -138,16 +138,18 @@ def test_each_copy_is_verified_against_the_passages_it_resembles_not_their_copie
 
 
 def test_a_key_held_by_many_passages_brings_the_earliest_of_them():
-    from flows.dedup import _MAX_PASSAGES_PER_KEY, _PassageIndex, _keys
+    from flows.dedup import _MAX_PASSAGES_PER_KEY, _keys, _NodeKeys, _PassageIndex
 
-    index = _PassageIndex()
     v = _with_keys(NewVariant(0, "x", 10, np.zeros(1, np.uint32), None), [5], [9])
-    for leader in range(2 * _MAX_PASSAGES_PER_KEY):
-        index.add(_keys(v), leader)
-    assert index.passages(_keys(v)) == set(range(_MAX_PASSAGES_PER_KEY))
-    # Band and sentence keys are two kinds: a sentence key never meets a band key of the same value.
     other = _with_keys(NewVariant(1, "y", 10, np.zeros(1, np.uint32), None), [9])
-    assert index.passages(_keys(other)) == set()
+    keyed = _NodeKeys.of([0, 1], [_keys(v), _keys(other)])
+    index = _PassageIndex(keyed.n_keys)
+    for leader in range(2 * _MAX_PASSAGES_PER_KEY):
+        index.add(keyed.of_node(0), 1000 + leader)
+    assert index.passages(keyed.of_node(0)) == set(range(1000, 1000 + _MAX_PASSAGES_PER_KEY))
+    # Band and sentence keys are two kinds: a sentence key never meets a band key of the same value.
+    assert index.passages(keyed.of_node(1)) == set()
+    assert keyed.n_keys == 3 and len(keyed.of_node(2)) == 0
 
 
 WIRE_PARAGRAPH = (

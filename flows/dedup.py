@@ -51,7 +51,7 @@ class _Batch:
     text of a passage that is not reopened is no node: it is in that passage, resolved by its hash (`exact`)."""
 
     order: dict[int, OrderKey]  # each node's first appearance
-    nodes: list[int]  # in the order of first appearance (then hash): the order they are placed in
+    nodes: set[int]
     exact: dict[int, str]  # new variant -> the stored passage it is a text of
     leader_of: dict[str, int]  # stored passage (not reopened) -> its canonical's hash, a node
     passage_of: dict[int, str]  # the reverse
@@ -112,7 +112,7 @@ def _batch(occurrences: list[Occurrence], variants: list[NewVariant], stored: St
                            fp.shingles[bounds[i]:bounds[i + 1]]))
             for i, h in enumerate(missing))
     extra = Variants(rounds.extra[h] for h in extra_hashes)
-    return _Batch(order, sorted(nodes, key=lambda h: (order[h], h)), exact, leader_of,
+    return _Batch(order, nodes, exact, leader_of,
                   {h: pid for pid, h in leader_of.items()}, extra, norms)
 
 
@@ -253,12 +253,15 @@ def cluster_duplicates(batch: _Batch, keyed: _NodeKeys, neighbours: dict[int, se
     Members join leaders only, never each other, so membership cannot chain."""
     index = _PassageIndex(keyed.n_keys)
     placed = _Placed({}, {}, set())
-    for h in batch.nodes:
+    # The order of first appearance (then hash) as one number a node: the order texts are placed in and leaders tried.
+    nodes = sorted(batch.nodes, key=lambda h: (batch.order[h], h))
+    rank = dict(zip(nodes, range(len(nodes))))
+    for h in nodes:
         keys = keyed.of_node(h)
         found = index.passages(keys)
         found.update(placed.root[n] for n in neighbours.get(h, ()) if n in placed.root)
-        earlier = sorted(found, key=lambda L: (batch.order[L], L))
-        joined, parts = _place(h, earlier, batch.order, sh, settings)
+        earlier = sorted(found, key=rank.__getitem__)
+        joined, parts = _place(h, earlier, rank, batch.order, sh, settings)
         root = h if joined is None else joined
         placed.root[h] = root
         if joined is not None:
@@ -272,7 +275,7 @@ def cluster_duplicates(batch: _Batch, keyed: _NodeKeys, neighbours: dict[int, se
     return placed
 
 
-def _place(h: int, earlier: list[int], order: dict[int, OrderKey], sh: Shingles,
+def _place(h: int, earlier: list[int], rank: dict[int, int], order: dict[int, OrderKey], sh: Shingles,
            settings: Settings) -> tuple[int | None, list[tuple[int, float]]]:
     """Where text h goes among the earlier leaders it is related to: (leader it joins or None, parts it links to).
 
@@ -298,11 +301,11 @@ def _place(h: int, earlier: list[int], order: dict[int, OrderKey], sh: Shingles,
             continue
         kind, value, part = rel
         if kind == "near":
-            options.append((0, -value, order[L], L))
+            options.append((0, -value, rank[L], L))
         elif part == h:
-            options.append((1, -value, order[L], L))
+            options.append((1, -value, rank[L], L))
         elif L in maximal:
-            options.append((2, -value, order[L], L))
+            options.append((2, -value, rank[L], L))
     if not options:
         return None, [(L, shares[L]) for L in maximal]
     best = min(options)[3]

@@ -18,9 +18,9 @@ import xxhash
 from datasketch import MinHash
 
 from flows.config import MinHashConfig
+from flows.recipes import MIX64, band_keys
 
 _M64 = np.uint64(0x9E3779B97F4A7C15)
-_P64 = np.uint64(0xFF51AFD7ED558CCD)
 _SHINGLES_PER_SLICE = 8_192  # bounds the (permutations x shingles) matrix to ~6 MB
 _TEXTS_PER_SLICE = 10_000  # bounds shingle_arrays' working arrays to some 25 MB
 
@@ -104,7 +104,7 @@ def _batch_shingles(norms: list[str], k: int) -> tuple[np.ndarray, np.ndarray, n
             idx = np.minimum(first_word + j, len(flat) - 1) if len(flat) else first_word
             term = flat[idx] if len(flat) else np.zeros(total, dtype=np.uint64)
             acc = np.where(j < span, acc * _M64 + term + np.uint64(1), acc)
-        acc = (acc ^ (acc >> np.uint64(33))) * _P64
+        acc = (acc ^ (acc >> np.uint64(33))) * MIX64
         acc ^= acc >> np.uint64(33)
     return (acc & np.uint64(0xFFFFFFFF)).astype(np.uint32), offsets, lengths
 
@@ -137,18 +137,6 @@ def minhash_signatures(hashes: np.ndarray, offsets: np.ndarray, n: int, cfg: Min
         sig[rows] = np.minimum.reduceat(out, offsets[rows] - start, axis=1).T
         i = j
     return sig
-
-
-def band_keys(signatures: np.ndarray, cfg: MinHashConfig) -> np.ndarray:
-    """One int64 key per band: a hash of the band's index and its `rows` signature values."""
-    n = signatures.shape[0]
-    bands = signatures[:, : cfg.bands * cfg.rows].reshape(n, cfg.bands, cfg.rows).astype(np.uint64)
-    with np.errstate(over="ignore"):
-        acc = np.broadcast_to(np.arange(cfg.bands, dtype=np.uint64) + np.uint64(1), (n, cfg.bands)).copy()
-        for r in range(cfg.rows):
-            acc = (acc ^ bands[:, :, r]) * _P64
-            acc ^= acc >> np.uint64(29)
-    return acc.view(np.int64)
 
 
 def fingerprint_paragraphs(norms: list[str], cfg: MinHashConfig) -> Fingerprints:

@@ -63,7 +63,7 @@ def test_ascii_takes_a_shorter_path_to_the_same_words():
     after the folds, which turn the backquote into an apostrophe)."""
     import random
 
-    from flows.split import _words_ascii, _words_unicode, normalize
+    from flows.recipes import _words_ascii, _words_unicode, normalize
 
     rng = random.Random(4)
     chars = [chr(c) for c in range(1, 128)] + list("ab  ''`")

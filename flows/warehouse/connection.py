@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from flows.config import Settings
 from flows.records import KnownFile
-from flows.split import normalize_texts
+from flows.recipes import normalize_texts
 
 
 # String compressions a writing connection does not use. DuckDB compresses a table's new rows when it checkpoints them
@@ -162,7 +162,7 @@ def _normalize_column(texts: pa.ChunkedArray) -> pa.Array:
 
 def _register_functions(con: duckdb.DuckDBPyConnection) -> None:
     """SQL functions the schema files may call: docdedup_normalize(text), the normalised form of a text
-    (flows.split.normalize), with which 009 fills paragraph_fingerprints.norm."""
+    (flows.recipes.normalize), with which 009 fills paragraph_fingerprints.norm."""
     with suppress(duckdb.InvalidInputException):
         con.remove_function("docdedup_normalize")
     con.create_function("docdedup_normalize", _normalize_column, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("VARCHAR"),

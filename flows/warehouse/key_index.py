@@ -141,10 +141,10 @@ def column_values(column, dtype: str) -> np.ndarray:
 
 def band_key_lists(signatures, recipes) -> pa.Array:
     """docdedup_band_keys(signature, minhash_config) over one vector of rows: each signature's LSH band keys (a list),
-    as flows.fingerprint.band_keys made them when the paragraph was fingerprinted. (DuckDB's create_function evaluates
+    as flows.recipes.band_keys made them when the paragraph was fingerprinted. (DuckDB's create_function evaluates
     the annotations: `pa` must be a name of the module.)"""
     from flows.config import MinHashConfig
-    from flows.fingerprint import band_keys
+    from flows.recipes import band_keys
 
     if isinstance(signatures, pa.ChunkedArray):
         signatures = signatures.combine_chunks()

@@ -288,7 +288,7 @@ def _place(h: int, earlier: list[int], rank: dict[int, int], order: dict[int, Or
     Every member is related to its leader's own text: a passage is never joined to another through a member."""
     if not earlier:
         return None, []
-    common = {L: sh._common(h, L) for L in earlier}
+    common = sh.common_with(h, earlier)
     inside = [L for L in earlier if common[L] >= settings.containment * sh._size(L)]
     maximal = [L for L in inside if not any(M != L and _covers(M, L, order, sh, settings) for M in inside)]
     shares = {L: common[L] / sh._size(L) for L in inside}
@@ -309,6 +309,7 @@ def _place(h: int, earlier: list[int], rank: dict[int, int], order: dict[int, Or
     if not options:
         return None, [(L, shares[L]) for L in maximal]
     best = min(options)[3]
+    sh.keep(h, best, common[best])  # its match to the passage's canonical, mostly
     return best, [(L, shares[L]) for L in maximal if L != best and not _covers(best, L, order, sh, settings)]
 
 

@@ -125,6 +125,16 @@ class Shingles:
             inter = self.overlaps[(a, b)] = len(self.get(a) & self.get(b))
         return inter
 
+    def common_with(self, h: int, others: list[int]) -> dict[int, int]:
+        """Shingles h has in common with each of `others`, counted on their sets and not kept: a text is compared
+        with every leader it shares a key with, and keeping each count took more memory than the sets (`keep` the
+        ones needed later)."""
+        mine, get = self.get(h), self.get
+        return {o: len(mine & get(o)) for o in others}
+
+    def keep(self, a: int, b: int, common: int) -> None:
+        self.overlaps[(a, b)] = common
+
     def _size(self, h: int) -> int:
         size = self.sizes.get(h)
         return len(self.get(h)) if size is None else size

@@ -115,23 +115,10 @@ def _lap(seconds: Counter, stage: str, since: float) -> float:
 def clean_and_split(raw: RawDocument) -> tuple[DocumentRow, list[str]]:
     """A decoded file's warehouse row (n_paragraphs filled later) and its cleaned paragraphs."""
     clean = clean_document(raw)
-    row = DocumentRow(
-        doc_id=document_id(raw.source_path, raw.sha256),
-        source_path=raw.source_path,
-        sha256=raw.sha256,
-        size_bytes=raw.size,
-        mtime_ns=raw.mtime_ns,
-        format=raw.format,
-        encoding=raw.encoding,
-        cleaner=clean.method,
-        title=clean.title,
-        author=clean.author,
-        published=clean.published,
-        site=clean.site,
-        url=clean.url,
-        language=clean.language,
-        n_paragraphs=0,
-    )
+    metadata = {name: getattr(clean, name) for name in ("title", "author", "published", "site", "url", "language")}
+    row = DocumentRow(doc_id=document_id(raw.source_path, raw.sha256), source_path=raw.source_path, sha256=raw.sha256,
+                      size_bytes=raw.size, mtime_ns=raw.mtime_ns, format=raw.format, encoding=raw.encoding,
+                      cleaner=clean.method, n_paragraphs=0, **metadata)
     return row, split_paragraphs(clean.body)
 
 

@@ -9,7 +9,8 @@ from datetime import datetime
 
 @dataclass(frozen=True)
 class Extraction:
-    """A document's article body (paragraphs separated by blank lines) and its metadata."""
+    """A document's article body (paragraphs separated by blank lines) and its metadata: the fields a
+    `flows.records.DocumentRow` takes by the same names (this is the cleaner's result, that the table's row)."""
 
     body: str
     title: str | None

@@ -324,17 +324,11 @@ RUN_COUNTS = [
 ]
 
 
-def load_run(
-    con: duckdb.DuckDBPyConnection,
-    run: RunRecord,
-    documents: list[DocumentRow],
-    plan: DedupPlan,
-    rejections: list[Rejection],
-    unchanged: list[Unchanged],
-) -> dict[str, int]:
-    """A run of a single batch: write it and the runs row in one transaction."""
+def load_run(con: duckdb.DuckDBPyConnection, run: RunRecord, *batch) -> dict[str, int]:
+    """A run of a single batch (`write_batch`'s documents, plan, rejections and unchanged files): the batch and the
+    runs row in one transaction."""
     with transaction(con):
-        counts = write_batch(con, run, documents, plan, rejections, unchanged)
+        counts = write_batch(con, run, *batch)
         return finish_run(con, run, counts)
 
 

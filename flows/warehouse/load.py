@@ -460,7 +460,7 @@ _BATCH_SQL: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     # (see ParagraphRow.known), so its terms stay; a retired passage leaves search_docs, which every search
     # joins, and its rows in search_terms stay behind unread (deleting them scanned the whole index).
     ("DELETE FROM search_docs WHERE paragraph_id IN (SELECT paragraph_id FROM t_retired)", (), ("t_retired",)),
-    # search_terms_of(), unrolled into one pass over the batch's tokens (a tenth of the time).
+    # search_terms_of(), unrolled into one pass over the batch's tokens (tests/benchmarks/syndication.py's load stage).
     # Each distinct token is stemmed once per batch, not once per occurrence.
     ("""CREATE OR REPLACE TEMP TABLE t_terms AS
         WITH tokens AS (

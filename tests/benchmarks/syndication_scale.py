@@ -47,7 +47,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from figures_page import table, write_section  # noqa: E402
+from figures_page import command_line, table, write_section  # noqa: E402
 from syndication import (KIND_WEIGHTS, NEAR_KINDS, ROOT, SHARED, Editor, GenDocument,  # noqa: E402
                          GenParagraph, ambiguous_originals, sentences)
 
@@ -601,7 +601,7 @@ def main() -> None:
         return
     result = cmd_scaling(args) if args.command == "scaling" else cmd_corpus(args)
     if args.markdown:
-        command = "python tests/benchmarks/syndication_scale.py " + " ".join(argv)
+        command = command_line()
         if args.command == "scaling":
             write_section("syndication_scale.py scaling", command, scaling_markdown(result))
         else:

@@ -112,10 +112,14 @@ def _lap(seconds: Counter, stage: str, since: float) -> float:
     return now
 
 
+_ROW_FIELDS = frozenset(DocumentRow.__dataclass_fields__)
+
+
 def clean_and_split(raw: RawDocument) -> tuple[DocumentRow, list[str]]:
     """A decoded file's warehouse row (n_paragraphs filled later) and its cleaned paragraphs."""
     clean = clean_document(raw)
-    metadata = {name: getattr(clean, name) for name in ("title", "author", "published", "site", "url", "language")}
+    # The metadata the cleaner found: its fields that the row has by the same name (title, author, published, ...).
+    metadata = {f.name: getattr(clean, f.name) for f in dataclasses.fields(clean) if f.name in _ROW_FIELDS}
     row = DocumentRow(doc_id=document_id(raw.source_path, raw.sha256), source_path=raw.source_path, sha256=raw.sha256,
                       size_bytes=raw.size, mtime_ns=raw.mtime_ns, format=raw.format, encoding=raw.encoding,
                       cleaner=clean.method, n_paragraphs=0, **metadata)

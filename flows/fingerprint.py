@@ -18,7 +18,7 @@ import xxhash
 from datasketch import MinHash
 
 from flows.config import MinHashConfig
-from flows.recipes import MIX64, band_keys
+from flows.recipes import MIX64, band_keys, content_hash, edge_texts
 
 _M64 = np.uint64(0x9E3779B97F4A7C15)
 _SHINGLES_PER_SLICE = 8_192  # bounds the (permutations x shingles) matrix to ~6 MB
@@ -35,11 +35,6 @@ class Fingerprints:
     # uint32 hashes of every paragraph's word shingles, flat: paragraph i's are shingles[offsets[i]:offsets[i + 1]]
     shingles: np.ndarray
     offsets: np.ndarray  # int64 (n + 1,)
-
-
-def content_hash(norm: str) -> int:
-    """64-bit signed hash of a normalised paragraph: equal hashes mean exact duplicates."""
-    return xxhash.xxh3_64_intdigest(norm.encode("utf-8")) - (1 << 63)
 
 
 @lru_cache(maxsize=8)
@@ -150,17 +145,20 @@ def fingerprint_paragraphs(norms: list[str], cfg: MinHashConfig) -> Fingerprints
 
 def sentence_keys(paragraphs: list[list[str]], min_words: int = 6) -> list[np.ndarray]:
     """For each paragraph (its normalised sentences), the distinct int64 hashes of its sentences that have at least
-    `min_words` words, ascending.
+    `min_words` words and of its head and tail (`recipes.edge_texts`), ascending.
 
-    Two paragraphs that share a sentence are containment candidates even when their Jaccard
+    Two paragraphs that share one of these keys are containment candidates even when their Jaccard
     similarity is too low for the LSH bands (a paragraph split in two, or two merged into one).
-    All paragraphs' sentences are hashed in one pass and sorted at once, not with a set and a sort per paragraph;
+    All paragraphs' keys are hashed in one pass and sorted at once, not with a set and a sort per paragraph;
     each paragraph's keys are a slice of one array."""
     flat = [n for sentences in paragraphs for n in sentences]
     owner = np.repeat(np.arange(len(paragraphs)), [len(sentences) for sentences in paragraphs])
     long_enough = np.fromiter((n.count(" ") + 1 >= min_words for n in flat), dtype=bool, count=len(flat))
-    keys = np.fromiter(map(content_hash, compress(flat, long_enough)), dtype=np.int64, count=int(long_enough.sum()))
-    owner = owner[long_enough]
+    edges = [(i, e) for i, sentences in enumerate(paragraphs) if (e := edge_texts(" ".join(sentences)))]
+    flat = [*compress(flat, long_enough), *(t for _, e in edges for t in e)]
+    keys = np.fromiter(map(content_hash, flat), dtype=np.int64, count=len(flat))
+    owner = np.concatenate((owner[long_enough], np.repeat(np.fromiter((i for i, _ in edges), dtype=np.int64,
+                                                                      count=len(edges)), 2)))
     order = np.lexsort((keys, owner))
     owner, keys = owner[order], keys[order]
     first = np.ones(len(keys), dtype=bool)

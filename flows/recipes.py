@@ -13,6 +13,7 @@ import unicodedata
 from itertools import accumulate, chain
 
 import numpy as np
+import xxhash
 
 from flows.config import MinHashConfig
 
@@ -45,6 +46,9 @@ _SPACE_RUNS = re.compile("  +")
 # On ASCII text \w is [A-Za-z0-9_]: every other ASCII character but the separator is a token boundary.
 _ASCII_BOUNDARIES = str.maketrans({c: " " for c in map(chr, range(1, 128)) if not (c.isalnum() or c == "_")})
 
+
+# Words in a paragraph's head and tail keys (`edge_texts`).
+EDGE_WORDS = 6
 
 # The 64-bit mixing multiplier of the band keys (and of fingerprint's shingle hashing).
 MIX64 = np.uint64(0xFF51AFD7ED558CCD)
@@ -135,6 +139,23 @@ def _words_unicode(pieces: list[str]) -> list[str]:
     folded = _UNSPACED.sub(_spaced, folded)
     # Words joined by one space: every run of non-word characters (but the separator) becomes one space.
     return [p.strip(" ") for p in _NON_WORDS.sub(" ", folded).split(_SEP)]
+
+
+def content_hash(norm: str) -> int:
+    """64-bit signed hash of a normalised paragraph: equal hashes mean exact duplicates."""
+    return xxhash.xxh3_64_intdigest(norm.encode("utf-8")) - (1 << 63)
+
+
+def edge_texts(norm: str) -> tuple[str, str] | None:
+    """What a normalised paragraph's head and tail keys hash: its first and its last `EDGE_WORDS` words, each marked
+    so that neither equals a sentence's text. None when it is shorter.
+
+    A paragraph merged with the next starts as the first and ends as the second, where no sentence boundary need
+    separate them (a heading run into its paragraph), and a piece cut from a paragraph starts or ends as it does."""
+    words = norm.split(" ")
+    if len(words) < EDGE_WORDS:
+        return None
+    return "\x02" + " ".join(words[:EDGE_WORDS]), "\x03" + " ".join(words[-EDGE_WORDS:])
 
 
 def band_keys(signatures: np.ndarray, cfg: MinHashConfig) -> np.ndarray:

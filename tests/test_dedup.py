@@ -254,6 +254,27 @@ def test_a_sentence_added_later_keeps_the_passage():
     assert not plan.links
 
 
+HEADING = "Bridge repairs to start in early June"
+BODY = ("The city council voted on Monday night to approve a plan to repair the Harbor Street bridge, which has been "
+        "closed to heavy trucks since November, and work is expected to last about eighteen months in all.")
+
+
+def test_a_heading_run_into_its_paragraph_is_a_merge_of_both():
+    # No sentence boundary separates the two: only the merge's first words, the heading's own, tell it holds the
+    # heading (its Jaccard with the body alone is well above the threshold).
+    wire = make_doc("wire.txt", [HEADING, BODY], published=datetime(2025, 1, 1))
+    run_in = make_doc("run-in.txt", [HEADING + " " + BODY], published=datetime(2025, 1, 2))
+    occ, var = collect_batch([wire, run_in], 1, Settings())
+    sh = Shingles({v.norm_hash: v.norm for v in var}, Settings())
+    assert sh.relation(run_in.norm_hashes[0], wire.norm_hashes[1])[0] == "near"
+    plan = _plan([wire, run_in])
+    merged = next(o for o in plan.occurrences if o.doc_id == run_in.row.doc_id)
+    heading, body = (paragraph_id_for(wire.row.doc_id, i) for i in (0, 1))
+    assert merged.paragraph_id not in (heading, body)
+    assert {(l.paragraph_id, l.whole_paragraph_id) for l in plan.links} == {(heading, merged.paragraph_id),
+                                                                          (body, merged.paragraph_id)}
+
+
 def test_a_generic_line_inside_an_unrelated_variant_is_not_absorbed():
     base = make_doc("a.txt", [WIRE_PARAGRAPH], published=datetime(2025, 1, 1))
     # A copy appends someone else's sentence; that sentence, published later on its own, is not part of the wire passage.

@@ -3,6 +3,7 @@ from datasketch import MinHash
 
 from flows.config import MinHashConfig
 from flows.fingerprint import content_hash, fingerprint_paragraphs, jaccard, shingle_hashes
+from flows.recipes import edge_texts
 from flows.split import normalize
 
 CFG = MinHashConfig()
@@ -123,7 +124,7 @@ def test_a_batch_of_repeated_paragraphs_prepares_each_as_it_would_alone():
     assert batch[2].norms[0] == batch[0].norms[0] and batch[2].texts[0] != batch[0].texts[0]
 
 
-def test_sentence_keys_are_each_paragraphs_distinct_long_sentences_hashed_in_order():
+def test_sentence_keys_are_each_paragraphs_distinct_long_sentences_head_and_tail_hashed_in_order():
     import random
 
     from flows.fingerprint import sentence_keys
@@ -134,7 +135,8 @@ def test_sentence_keys_are_each_paragraphs_distinct_long_sentences_hashed_in_ord
     paragraphs = [[sentence() for _ in range(rng.randrange(0, 6))] for _ in range(2_000)]
     paragraphs += [[], ["one two three four five six", "one two three four five six", "one two three four five"]]
     got = sentence_keys(paragraphs, min_words=6)
-    expected = [sorted({content_hash(n) for n in p if len(n.split()) >= 6}) for p in paragraphs]
+    expected = [sorted({content_hash(n) for n in p if len(n.split()) >= 6}
+                       | {content_hash(t) for t in edge_texts(" ".join(p)) or ()}) for p in paragraphs]
     assert [k.tolist() for k in got] == expected and all(k.dtype == np.int64 for k in got)
-    assert len(got[-1]) == 1 and len(got[-2]) == 0 and sum(map(len, got)) > 1_000
+    assert len(got[-1]) == 3 and len(got[-2]) == 0 and sum(map(len, got)) > 1_000
     assert sentence_keys([]) == []

@@ -12,8 +12,10 @@ import pytest
 from conftest import ingest_docs, table
 from flows import cli, warehouse
 from flows.clean import clean_document
+from flows.fingerprint import content_hash
 from flows.prepare import clean_and_split, fingerprint_documents
 from flows.read import RawDocument
+from flows.recipes import edge_texts
 from flows.split import split_paragraphs
 
 PENTAGON_SEED = "004_3cd088a2b52e8ece.txt"
@@ -152,9 +154,9 @@ def test_an_older_warehouse_upgrades_in_place_and_keeps_every_row(tmp_path: Path
         con.execute("""INSERT INTO documents VALUES
             ('d1', 'a.txt', 'sha-a', 10, 1, 1, 'text', 'utf-8', 'text', 'A', NULL, '2025-01-01', NULL, NULL, 'en', 2, '2025-01-01', 1),
             ('d2', 'b.txt', 'sha-b', 10, 1, 1, 'text', 'utf-8', 'text', 'B', NULL, '2025-01-02', 'Site B', NULL, 'en', 1, '2025-01-01', 1)""")
-        con.execute("""INSERT INTO paragraphs VALUES ('p1', 'Shared paragraph text.', 'd1', 0, 2, 2, 11), ('p2', 'Own text.', 'd1', 1, 1, 1, 12)""")
-        con.execute("""INSERT INTO document_paragraphs VALUES ('d1', 0, 'p1', 'Shared paragraph text.', 'new', 1.0, 11),
-            ('d1', 1, 'p2', 'Own text.', 'new', 1.0, 12), ('d2', 0, 'p1', 'Shared paragraph text!', 'exact', 1.0, 11)""")
+        con.execute("""INSERT INTO paragraphs VALUES ('p1', 'Shared paragraph text about the bridge.', 'd1', 0, 2, 2, 11), ('p2', 'Own text.', 'd1', 1, 1, 1, 12)""")
+        con.execute("""INSERT INTO document_paragraphs VALUES ('d1', 0, 'p1', 'Shared paragraph text about the bridge.', 'new', 1.0, 11),
+            ('d1', 1, 'p2', 'Own text.', 'new', 1.0, 12), ('d2', 0, 'p1', 'Shared paragraph text about the bridge!', 'exact', 1.0, 11)""")
         con.execute("INSERT INTO rejected_files VALUES ('c.txt', NULL, 0, 1, 'empty file', '2025-01-01', 1)")
         con.execute("INSERT INTO paragraph_fingerprints VALUES (11, 'p1', 3, '\\x00'::BLOB, 'minhash:v1'), (12, 'p2', 2, '\\x00'::BLOB, 'minhash:v1')")
         con.execute("INSERT INTO lsh_bands VALUES (7, 11)")
@@ -172,11 +174,14 @@ def test_an_older_warehouse_upgrades_in_place_and_keeps_every_row(tmp_path: Path
     assert after == before
     assert table(db, "SELECT paragraphs_contained FROM runs") == [(0,)]
     # 009: each stored variant's normalised text, from one of its occurrences.
-    assert table(db, "SELECT norm_hash, norm FROM paragraph_fingerprints ORDER BY 1") == [(11, "shared paragraph text"), (12, "own text")]
+    assert table(db, "SELECT norm_hash, norm FROM paragraph_fingerprints ORDER BY 1") == [(11, "shared paragraph text about the bridge"), (12, "own text")]
     # 011: lsh_bands is gone; a fingerprint that had band keys there is marked as having them.
     assert bands_before == [(7, 11)]
     assert table(db, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'lsh_bands'") == [(0,)]
     assert table(db, "SELECT norm_hash, banded FROM paragraph_fingerprints ORDER BY 1") == [(11, True), (12, False)]
+    # 012: a banded variant's head and tail keys, as a run of this version gives them.
+    edges = sorted(content_hash(t) for t in edge_texts("shared paragraph text about the bridge"))
+    assert table(db, "SELECT sentence_key, norm_hash FROM sentence_keys ORDER BY 1") == [(k, 11) for k in edges]
     assert table(db, "SELECT paragraph_id, n_documents, n_sites FROM duplicate_groups") == [("p1", 2, 1)]
 
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from flows.config import Settings
 from flows.records import KnownFile
-from flows.recipes import normalize_texts
+from flows.recipes import content_hash, edge_texts, normalize_texts
 
 
 # String compressions a writing connection does not use. DuckDB compresses a table's new rows when it checkpoints them
@@ -160,13 +160,22 @@ def _normalize_column(texts: pa.ChunkedArray) -> pa.Array:
     return pa.array([None if t is None else next(norms) for t in values], pa.string())
 
 
+def _edge_keys(norm: str) -> list[int]:
+    """docdedup_edge_keys: the head and tail keys of a normalised text (none when it is too short)."""
+    return [content_hash(t) for t in edge_texts(norm) or ()]
+
+
 def _register_functions(con: duckdb.DuckDBPyConnection) -> None:
     """SQL functions the schema files may call: docdedup_normalize(text), the normalised form of a text
-    (flows.recipes.normalize), with which 009 fills paragraph_fingerprints.norm."""
-    with suppress(duckdb.InvalidInputException):
-        con.remove_function("docdedup_normalize")
+    (flows.recipes.normalize), with which 009 fills paragraph_fingerprints.norm; docdedup_edge_keys(norm), its head
+    and tail keys (flows.recipes.edge_texts), with which 012 completes sentence_keys."""
+    for name in ("docdedup_normalize", "docdedup_edge_keys"):
+        with suppress(duckdb.InvalidInputException):
+            con.remove_function(name)
     con.create_function("docdedup_normalize", _normalize_column, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("VARCHAR"),
                         type="arrow", null_handling="special", side_effects=False)
+    con.create_function("docdedup_edge_keys", _edge_keys, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("BIGINT[]"),
+                        side_effects=False)
 
 
 def _check_version(con: duckdb.DuckDBPyConnection) -> set[int]:

@@ -11,17 +11,17 @@ candidate search and verification on shingles are `flows.similarity`'s). The ste
    signatures are made from): near when Jaccard >= threshold and neither is shaped like a part of the other;
    contained when at least `containment` of the smaller's shingles are in the larger, which is at least
    1/`part_ratio` times its size.
-3. cluster (`cluster_duplicates`), the leader rule: texts are placed one by one in the order of their
-   first appearance (earliest published, earliest run, source path, position), each verified against the
-   leaders of the passages it shares a key with (`_PassageIndex`: any of a passage's texts brings its leader, as
-   any stored copy brings a stored passage's). A text joins the passage of an earlier *leader* it is near, or is
-   a piece of, or is the only passage inside; a text holding two or more unrelated leaders is a merge, linked to
-   each and joining none; any other text leads a new passage. Why it cannot chain: a text is only ever compared with leaders, and a leader is a text
-   that joined nothing, so every member is related (near, a piece, an extension) to its passage's own first
-   text; membership is a star around the leader, never a path. With Jaccard distance d = 1 - J (a metric), a
-   near member lies within 1 - threshold of the leader whatever the number of copies, where union-find over all
-   verified pairs let a chain of k near pairs reach k (1 - threshold) from its start, and took a merged
-   paragraph near each of its halves as one passage of both.
+3. cluster (`cluster_duplicates`), the leader rule: texts are placed one by one in the order of their first
+   appearance (earliest published, earliest run, source path, position), each verified against the leaders of the
+   passages it shares a key with (`_PassageIndex`: any of a passage's texts brings its leader, as any stored copy
+   brings a stored passage's). A text joins the passage of an earlier *leader* it is near or is the only passage
+   inside (the nearest of these), or else is a piece of; a text holding two or more unrelated leaders is a merge,
+   linked to each and joining none; any other text leads a new passage. Why it cannot chain: a text is only ever
+   compared with leaders, and a leader is a text that joined nothing, so every member is related (near, a piece, an
+   extension) to its passage's own first text; membership is a star around the leader, never a path. With Jaccard
+   distance d = 1 - J (a metric), a near member lies within 1 - threshold of the leader whatever the number of
+   copies, where union-find over all verified pairs let a chain of k near pairs reach k (1 - threshold) from its
+   start, and took a merged paragraph near each of its halves as one passage of both.
 4. canonical: the passage's occurrence with the smallest order key, which is its leader's first
    occurrence; so the result does not depend on the order of files, chunks, workers or batches. A
    stored passage whose leader an earlier text displaces is reopened and its variants placed again.
@@ -281,9 +281,9 @@ def _place(h: int, earlier: list[int], rank: dict[int, int], order: dict[int, Or
 
     - Merge: two or more leaders lie inside h (`containment` of each one's shingles in it), neither inside the
       other: h leads a passage of its own, linked to each of them.
-    - Else h joins the leader it is nearest to (Jaccard >= threshold); failing that, the leader it is a piece of
-      (a split), most contained first; failing that, the one leader inside it (sentences added). Ties go to the
-      earlier leader. A leader inside h that h did not join is linked as its part.
+    - Else h joins the leader it is nearest to (Jaccard >= threshold), the one leader inside it (sentences added)
+      competing on Jaccard too; failing that, the leader it is a piece of (a split), most contained first. Ties go
+      to the earlier leader. A leader inside h that h did not join is linked as its part.
     - Else h leads a new passage.
     Every member is related to its leader's own text: a passage is never joined to another through a member."""
     if not earlier:
@@ -295,6 +295,7 @@ def _place(h: int, earlier: list[int], rank: dict[int, int], order: dict[int, Or
     if len(maximal) >= 2:
         return None, [(L, shares[L]) for L in maximal]
     options = []
+    size = sh._size(h)
     for L in earlier:
         rel = sh._classify(h, L, common[L])
         if rel is None:
@@ -305,7 +306,9 @@ def _place(h: int, earlier: list[int], rank: dict[int, int], order: dict[int, Or
         elif part == h:
             options.append((1, -value, rank[L], L))
         elif L in maximal:
-            options.append((2, -value, rank[L], L))
+            # Sentences added to a leader compete with near leaders on Jaccard: a text near a merge only through
+            # the leader it holds is nearer to that leader.
+            options.append((0, -common[L] / (size + sh._size(L) - common[L]), rank[L], L))
     if not options:
         return None, [(L, shares[L]) for L in maximal]
     best = min(options)[3]

@@ -275,6 +275,26 @@ def test_a_heading_run_into_its_paragraph_is_a_merge_of_both():
                                                                           (body, merged.paragraph_id)}
 
 
+def test_a_sentence_added_joins_the_paragraph_it_extends_not_a_merge_holding_it():
+    # The extended copy holds the second paragraph whole, which is then shaped like a part of it, and is near the
+    # merge of the two through that paragraph alone; it is nearer to the paragraph.
+    first = "Bridge repairs will start in early June."
+    second = "Officials said the work would finish late next year, weather permitting, and cost about fourteen million."
+    added = "The mayor welcomed the decision in a brief statement outside city hall on Tuesday."
+    wire = make_doc("wire.txt", [first, second], published=datetime(2025, 1, 1))
+    merged = make_doc("merged.txt", [first + " " + second], published=datetime(2025, 1, 2))
+    extended = make_doc("extended.txt", [second + " " + added], published=datetime(2025, 1, 3))
+    occ, var = collect_batch([wire, merged, extended], 1, Settings())
+    sh = Shingles({v.norm_hash: v.norm for v in var}, Settings())
+    assert sh.relation(extended.norm_hashes[0], merged.norm_hashes[0])[0] == "near"
+    assert sh.relation(wire.norm_hashes[1], extended.norm_hashes[0])[0] == "contained"
+    for docs in ([wire, merged, extended], [extended, merged, wire]):
+        plan = _plan(docs)
+        pid = {(o.doc_id, o.position): o.paragraph_id for o in plan.occurrences}
+        assert pid[(extended.row.doc_id, 0)] == paragraph_id_for(wire.row.doc_id, 1)
+        assert pid[(merged.row.doc_id, 0)] == paragraph_id_for(merged.row.doc_id, 0)
+
+
 def test_a_generic_line_inside_an_unrelated_variant_is_not_absorbed():
     base = make_doc("a.txt", [WIRE_PARAGRAPH], published=datetime(2025, 1, 1))
     # A copy appends someone else's sentence; that sentence, published later on its own, is not part of the wire passage.

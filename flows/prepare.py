@@ -62,6 +62,7 @@ def prepare_files(files: list[FoundFile], settings: Settings,
     `templates` holds each source folder's template passages (warehouse.template_hashes), dropped here."""
     out = ChunkResult()
     cleaned: list[tuple[DocumentRow, list[str]]] = []
+    dropped: list[bool] = []  # whether template passages were all the file had
     clock = time.perf_counter()
     for found in files:
         read = read_file(found, settings.max_file_bytes)
@@ -74,16 +75,18 @@ def prepare_files(files: list[FoundFile], settings: Settings,
             kept = without_templates(row.source_path, paragraphs, templates or {})
             out.template_paragraphs += len(paragraphs) - len(kept)
             cleaned.append((row, kept))
+            dropped.append(bool(paragraphs) and not kept)
         except Exception as err:  # one bad file must never stop the others
             out.rejections.append(Rejection(read.source_path, f"failed while cleaning: {type(err).__name__}: {err}",
                                             read.sha256, read.size, read.mtime_ns))
         clock = _lap(out.seconds, "clean", clock)
     prepared = fingerprint_documents(cleaned, settings)
     _lap(out.seconds, "fingerprint", clock)
-    for (row, _), doc in zip(cleaned, prepared):
+    for (row, _), doc, templated in zip(cleaned, prepared, dropped):
         if doc is None:
-            out.rejections.append(Rejection(row.source_path, "no article text found after removing boilerplate",
-                                            row.sha256, row.size_bytes, row.mtime_ns))
+            reason = ("every paragraph is a template passage of its source folder" if templated else
+                      "no article text found after removing boilerplate")
+            out.rejections.append(Rejection(row.source_path, reason, row.sha256, row.size_bytes, row.mtime_ns))
         else:
             out.documents.append(doc)
     return out

@@ -80,6 +80,7 @@ class DocumentRow:
     url: str | None
     language: str | None
     n_paragraphs: int
+    clean_fallback: bool = False  # see Extraction.clean_fallback
 
 
 # The records made once a paragraph or a variant are NamedTuples: immutable, like a frozen dataclass, and made in a

@@ -11,9 +11,9 @@ from conftest import EXAMPLES, SHARED
 sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
 from cleaning import scores  # noqa: E402  (the benchmark's metric, shared)
 from flows.clean import clean_document
-from flows.clean.html import clean_html
+from flows.clean.html import clean_html, page_text
 from flows.clean.metadata import detect_language, find_author, find_date
-from flows.clean.text import clean_text
+from flows.clean.text import clean_text, fallback_text
 from flows.read import RawDocument
 from flows.split import split_paragraphs
 
@@ -225,6 +225,43 @@ def test_html_with_no_article_falls_back_to_visible_text():
     html = "<html><body><div>" + "<span>Short</span>" * 3 + "<div>The committee met on Thursday and agreed, after a long debate about costs and timing, to keep the pool open all winter.</div></div></body></html>"
     result = clean_html(html)
     assert "keep the pool open all winter" in result.body
+
+
+def test_the_fallback_keeps_the_wordiest_span_between_chrome_and_comments():
+    page = ("Menu\nHome\n\n"
+            "Ferry times change from Monday\n"
+            "The harbour ferry will leave every twenty minutes from Monday, the operator said, instead of every half hour.\n"
+            "Tickets bought before then stay valid.\n"
+            "Weather\nSport\nTV\nPuzzles\nHoroscopes\nContact\n"
+            "Five things to do this weekend\n\n"
+            "Share\nLeave a reply\n"
+            "A long comment that follows the opener of the comments and so is never article text, however long it is.")
+    assert fallback_text(page) == ("Ferry times change from Monday\n\nThe harbour ferry will leave every twenty minutes "
+                                   "from Monday, the operator said, instead of every half hour.\n\n"
+                                   "Tickets bought before then stay valid.")
+    assert fallback_text("Menu\nHome\nShare\nSign in\nTop\nNews") == ""
+
+
+def test_a_page_the_cleaner_keeps_nothing_of_keeps_its_most_article_like_span():
+    prose = ("The council voted on Monday night to approve a plan to repair the Harbor Street bridge, which has been "
+             "closed to heavy trucks since November.")
+    # Its one paragraph repeats the page's title, which is metadata: the cleaner keeps nothing of the page.
+    html = f"<html><head><title>{prose}</title></head><body><nav><a>Home</a></nav><p>{prose}</p></body></html>"
+    page = clean_document(RawDocument("p.html", "x", 1, 0, "html", "utf-8", html))
+    assert (page.body, page.clean_fallback) == (prose, True)
+    # A text file whose one line reads as a copyright notice, which the cleaner drops.
+    notice = f"(c) 2025 Harbor Wire. {prose} All rights reserved."
+    text = clean_document(RawDocument("n.txt", "x", 1, 0, "text", "utf-8", notice + "\n"))
+    assert (text.body, text.clean_fallback) == (notice, True)
+    # A page cleaned as usual says so.
+    assert clean_document(RawDocument("a.txt", "x", 1, 0, "text", "utf-8", PAGE)).clean_fallback is False
+
+
+def test_page_text_is_a_line_per_block_without_scripts_or_styles():
+    html = ("<html><head><title>T</title><style>p {color: red}</style></head><body><nav>Home</nav><script>x = 1"
+            "</script><div><p>First <b>bold</b> line.</p><!-- a comment --><p>Second line.</p>and a tail</div></body></html>")
+    assert page_text(html) == "Home\nFirst bold line.\nSecond line.\nand a tail"
+    assert page_text("") == ""
 
 
 def test_metadata_helpers():

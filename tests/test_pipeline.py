@@ -164,8 +164,11 @@ def test_a_source_folders_template_passage_is_learned_and_dropped_from_its_later
     assert table(db, "SELECT source, n_files, source_files FROM template_passages(5, 0.6)") == [("outlet", 5, 5)]
     _outlet_story(raw / "outlet", 5)
     _outlet_story(raw / "other", 6)
+    (raw / "outlet" / "only-template.txt").write_text(f"{TEMPLATE}\n", encoding="utf-8")
     second = ingest_flow(str(raw), str(db))
-    assert second["paragraphs_template"] == 1
+    assert second["paragraphs_template"] == 2
+    assert table(db, "SELECT source_path, reason FROM rejected_files") == [
+        ("outlet/only-template.txt", "every paragraph is a template passage of its source folder")]
     kept = dict(table(db, f"""SELECT d.source_path, count(*) FILTER (WHERE dp.text = '{TEMPLATE}') FROM documents d
                               JOIN document_paragraphs dp USING (doc_id) WHERE d.run_id = 2 GROUP BY 1"""))
     # Dropped from the outlet's new file; kept in another source's file, where it is no template.

@@ -137,6 +137,11 @@ def test_every_kind_of_bad_input_is_recorded_and_the_good_files_go_through(tmp_p
     (raw / "malformed.html").write_text("<html><body><div><p>" + WIRE[1] + "<b>bold <i>and</p></span></table><p>"
                                         "A closing line that only the malformed page has, about the ferry's timetable.")
     weird.append("malformed.html")
+    # A page whose one paragraph repeats its title, which is metadata: the cleaner keeps nothing, the fallback the
+    # paragraph.
+    only = "The ferry company said the new timetable, agreed with the harbour board, starts on the first Monday in May."
+    (raw / "title-only.html").write_text(f"<html><head><title>{only}</title></head><body><p>{only}</p></body></html>")
+    weird.append("title-only.html")
     (raw / "page.html.gz").write_bytes(gzip.compress(b"<html><head><title>Ferry</title></head><body><article><p>"
                                                      + WIRE[0].encode() + b"</p></article></body></html>"))
     whole = gzip.compress(("\n\n".join(WIRE) * 20).encode())
@@ -169,6 +174,7 @@ def test_every_kind_of_bad_input_is_recorded_and_the_good_files_go_through(tmp_p
     assert summary["files_rejected"] == len(reasons)
     assert_each_file_once(db, good + weird + ["page.html.gz"])
     assert table(db, "SELECT format, title FROM documents WHERE source_path = 'page.html.gz'") == [("html", "Ferry")]
+    assert table(db, "SELECT source_path FROM documents WHERE clean_fallback") == [("title-only.html",)]
     # The next run skips every file it has seen, tries again the three rejected for reasons that may go away
     # (unreadable, too large, a symlink), and records nothing twice.
     again = ingest_flow(str(raw), str(db), {"max_file_bytes": 1_000_000})

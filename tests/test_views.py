@@ -169,10 +169,11 @@ def test_an_older_warehouse_upgrades_in_place_and_keeps_every_row(tmp_path: Path
         pass
     assert table(db, "SELECT version FROM schema_migrations ORDER BY 1") == [(v,) for v, _, _ in all_migrations]
     # Every old row is still there; columns added later take their defaults.
-    added = {"runs": "paragraphs_contained", "paragraph_fingerprints": "norm, banded"}
+    added = {"runs": "paragraphs_contained", "paragraph_fingerprints": "norm, banded", "documents": "clean_fallback"}
     after = {t: sorted(table(db, f"SELECT * {f'EXCLUDE ({added[t]})' if t in added else ''} FROM {t}"), key=repr) for t in tables}
     assert after == before
     assert table(db, "SELECT paragraphs_contained FROM runs") == [(0,)]
+    assert table(db, "SELECT clean_fallback FROM documents") == [(False,), (False,)]
     # 009: each stored variant's normalised text, from one of its occurrences.
     assert table(db, "SELECT norm_hash, norm FROM paragraph_fingerprints ORDER BY 1") == [(11, "shared paragraph text about the bridge"), (12, "own text")]
     # 011: lsh_bands is gone; a fingerprint that had band keys there is marked as having them.

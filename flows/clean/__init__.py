@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from flows.clean.html import clean_html
+from flows.clean.html import clean_html, page_text
 from flows.clean.metadata import Extraction, detect_language
-from flows.clean.text import clean_text
+from flows.clean.text import clean_text, fallback_text
 from flows.read import RawDocument
 from flows.split import normalize
 
@@ -20,6 +20,10 @@ def clean_document(raw: RawDocument) -> Extraction:
         out = Extraction(body, meta.title, meta.author, meta.published, None, None, None, "text")
     out = with_sidecar(out, raw.sidecar)
     body = _drop_title(out.body, out.title)
+    if not normalize(body):
+        # The cleaner kept nothing: rather than lose a page that holds prose, keep its most article-like span.
+        body = fallback_text(page_text(raw.content) if raw.format == "html" else raw.content)
+        out = dataclasses.replace(out, clean_fallback=bool(body))
     return dataclasses.replace(out, body=body, language=out.language or detect_language(body))
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import lxml.etree
+import lxml.html
 import trafilatura
 
 from flows.clean.metadata import Extraction
@@ -93,3 +95,35 @@ def _parse_date(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         return None
+
+
+# Elements that start a line of the page's text (`page_text`).
+_BLOCKS = frozenset("address article aside blockquote br dd div dl dt figcaption figure footer form h1 h2 h3 h4 h5 h6 "
+                    "header hr li main nav ol p pre section table td th tr ul".split())
+_INVISIBLE = "//script|//style|//noscript|//template|//svg|//head"
+
+
+def page_text(html: str) -> str:
+    """The page's visible text, a line per block element: what the fallback (`text.fallback_text`) looks for the
+    article in when extraction kept nothing. trafilatura's html2txt runs every block into one line."""
+    try:
+        root = lxml.html.fromstring(html)
+    except (lxml.etree.ParserError, ValueError):
+        return ""
+    for element in root.xpath(_INVISIBLE):
+        element.drop_tree()
+    out: list[str] = []
+    for event, element in lxml.etree.iterwalk(root, events=("start", "end")):
+        block = isinstance(element.tag, str) and element.tag in _BLOCKS
+        if event == "start":
+            if block:
+                out.append("\n")
+            if isinstance(element.tag, str) and element.text:  # not a comment's or a processing instruction's
+                out.append(element.text)
+        else:
+            if block:
+                out.append("\n")
+            if element.tail and element is not root:
+                out.append(element.tail)
+    return "\n".join(" ".join(line.split()) for line in "".join(out).split("\n") if line.strip())
+

@@ -20,6 +20,8 @@ class Extraction:
     url: str | None
     language: str | None
     method: str  # which extraction produced the body
+    # The cleaner kept nothing and the body is the page's most article-like span (`text.fallback_text`).
+    clean_fallback: bool = False
 
 # The most frequent function words of each language (hand-written, short on purpose):
 # enough to tell the languages apart and to measure how prose-like a line is.

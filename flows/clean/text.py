@@ -434,3 +434,31 @@ def _first_date(units: list[_Unit]) -> datetime | None:
             if found:
                 return found
     return None
+
+
+# A line of fewer words is a label, a button or a date, not article text, wherever it stands.
+_FALLBACK_MIN_WORDS = 4
+
+
+def fallback_text(content: str) -> str:
+    """The most article-like span of a page on which `clean_text` kept nothing, so that no page holding prose is
+    lost: of the runs of lines between interface chrome and comments openers, the span with the most words, those
+    of prose lines counting double and each line of fewer than a few words costing one. Empty when no line of a few
+    words is left."""
+    lines = _units(content)
+    known = _has_known_stopwords(lines)
+    best, best_span = 0, (0, 0)
+    score, first = 0, 0
+    for i, line in enumerate(lines):
+        u = _classify(line, known)
+        if u.kind in ("chrome", "wall"):
+            score, first = 0, i + 1
+            continue
+        gain = -1 if u.words < _FALLBACK_MIN_WORDS else u.words if u.kind == "prose" else u.words // 2
+        if score + gain <= 0:  # the span restarts after a stretch that costs more than it holds
+            score, first = 0, i + 1
+            continue
+        score += gain
+        if score > best:
+            best, best_span = score, (first, i + 1)
+    return "\n\n".join(lines[best_span[0]:best_span[1]])

@@ -297,6 +297,7 @@ def test_clean_title_unescapes_entities_and_drops_list_and_heading_marks():
     assert clean_title("Ferry fares &#8216;to rise&#8217; &amp;amp; more") == "Ferry fares \u2018to rise\u2019 & more"
     assert clean_title("* Ferry fares to rise") == "Ferry fares to rise"
     assert clean_title("#  Ferry fares to rise ") == "Ferry fares to rise"
+    assert clean_title("**Ferry fares to rise**") == "Ferry fares to rise"
     assert clean_title(" ") is None
 
 
@@ -371,3 +372,29 @@ def test_html_date_without_metadata_is_the_dateline_and_never_the_updated_one():
     page = _metadata_page("<title>Tram line to reach the airport by 2027</title>",
                           headline + "<p>Posted June 3, 2024 - Updated June 9, 2024</p>")
     assert _cleaned_html(page).published == datetime(2024, 6, 3)
+
+
+def test_text_headline_without_a_page_title_line_is_the_line_about_the_article():
+    # A converter that drops <title>: above the article stand a date bar, menus, another story's teaser,
+    # the headline, a standfirst and the byline.
+    page = "\n".join([
+        "Monday, June 10, 2024", "Home", "World", "About Us", "Contact",
+        "Lighthouse keeper retires after forty years on the rock", "May 2, 2024",
+        "Tram line to reach the airport by 2027", "The regional authority blames a court case over the route.",
+        "By Lois Lane", "June 3, 2024 | Updated June 4, 2024", *ARTICLE])
+    body, meta = clean_text(page)
+    assert meta.title == "Tram line to reach the airport by 2027"
+    # The dateline nearest the article, and its published part: not the top bar, the teaser or the update.
+    assert meta.published == datetime(2024, 6, 3)
+    assert split_paragraphs(body) == ARTICLE
+
+
+def test_text_headline_of_a_markdown_page_is_the_heading_about_the_article():
+    page = "\n".join(["# Daily Planet", "* Home", "* World", "# Tram line to reach the airport by 2027",
+                      "__By Lois Lane__", *ARTICLE])
+    assert clean_text(page)[1].title == "Tram line to reach the airport by 2027"
+
+
+def test_text_date_of_an_article_that_shows_only_its_update_is_that_day():
+    page = "\n".join(["Tram line to reach the airport by 2027", "Updated 11:05 pm, June 3, 2024", *ARTICLE])
+    assert clean_text(page)[1].published == datetime(2024, 6, 3)

@@ -91,8 +91,8 @@ _DATE_PATTERNS = [
     # 2 February 2024 / Tuesday, 9 January 2024 / 30. Juli 2018 / 3 de junio de 2024
     re.compile(r"\b" + _WEEKDAY_RE + r"(?P<d>[0-3]?\d)(?:st|nd|rd|th|\.)?\s+(?:de\s+)?" + _MONTH_RE
                + r",?\s+(?:de\s+)?(?P<y>(?:19|20)\d\d)\b", re.I),
-    # 13/06/2014, 11.15.2019, 06-13-2014: day and month told apart only when one of them is over 12
-    re.compile(r"(?<![\d/.-])(?P<a>[0-3]?\d)(?P<sep>[/.-])(?P<b>[0-3]?\d)(?P=sep)(?P<y>(?:19|20)\d\d)(?![\d/.-]?\d)"),
+    # 13/06/2014, 11.15.2019, 06-13-2014, 11/13/19: day and month told apart only when one of them is over 12
+    re.compile(r"(?<![\w/.-])(?P<a>[0-3]?\d)(?P<sep>[/.-])(?P<b>[0-3]?\d)(?P=sep)(?P<y>(?:19|20)?\d\d)(?![\d/.-]?\d)"),
 ]
 
 
@@ -115,7 +115,9 @@ def find_date(line: str) -> datetime | None:
                 day_month = _day_month(int(g["a"]), int(g["b"]))
                 if day_month is None:
                     continue
-                g = {**g, "d": str(day_month[0]), "m": str(day_month[1])}
+                # A two-digit year is this century's (the pages are news, not archives).
+                year = int(g["y"]) + (2000 if len(g["y"]) == 2 else 0)
+                g = {**g, "d": str(day_month[0]), "m": str(day_month[1]), "y": str(year)}
             month = int(g["m"]) if g.get("m") else _MONTHS.get(g["mon"].lower().rstrip("."))
             try:
                 return datetime(int(g["y"]), month, int(g["d"]), int(g.get("H") or 0), int(g.get("M") or 0))
@@ -160,13 +162,13 @@ _SITE_WORDS = 4
 
 
 def clean_title(title: str | None) -> str | None:
-    """A title as it should be stored: entities unescaped (pages sometimes escape twice), list markers and
-    markdown heading marks off, whitespace collapsed; None when nothing is left."""
+    """A title as it should be stored: entities unescaped (pages sometimes escape twice), list markers,
+    markdown heading and emphasis marks off, whitespace collapsed; None when nothing is left."""
     if not title:
         return None
     text = html.unescape(html.unescape(title))
     text = _BULLET.sub("", " ".join(text.split()).lstrip("#").strip())
-    return text or None
+    return text.strip("*_ ") or None
 
 
 def _compact(text: str) -> str:

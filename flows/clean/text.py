@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from flows.clean.metadata import ALL_STOPWORDS, find_author, find_date
+from flows.clean.metadata import ALL_STOPWORDS, clean_title, find_author, find_date, published_part
 
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*", re.UNICODE)
@@ -117,10 +117,13 @@ def clean_text(content: str) -> tuple[str, TextMetadata]:
     while first < last and not _is_paragraph(units[first]):
         first += 1
     last = _list_end(units, last)
-    head = units[:first]
-    title = units[headline].text if headline is not None and headline < first else _pick_title(head)
+    if headline is not None and headline >= first:
+        headline = None
+    at = headline if headline is not None else _title_line(units, first)
+    title = clean_title(units[at].text) if at is not None else None
     body = _drop_closing_box(_body_lines(units[first : last + 1]))
-    published = _first_date(head + units[first : first + 2])
+    published = _dateline_date(units, headline, first)
+    head = units[:first]
     author = next((a for a in (find_author(u.text) for u in head + units[first : first + 1]) if a), None)
     return "\n\n".join(u.text for u in body), TextMetadata(title, published, author)
 
@@ -415,22 +418,98 @@ def _short_lines_kept(gap: list[_Unit], introduced: bool, closed: bool) -> list[
     return []
 
 
-def _pick_title(head: list[_Unit]) -> str | None:
-    """The headline: a markdown heading if any, else the longest heading-shaped line of the page's head."""
-    for u in head:
-        if u.text.startswith("#"):
-            return u.text.lstrip("#").strip() or None
+# How many lines before the article's first paragraph the headline is looked for (past bylines, datelines,
+# share bars and a photo with its caption), and how many words of the article's opening it should share words with.
+_TITLE_WINDOW = 25
+_LEAD_WORDS = 200
+# What the features of a headline line are worth (see `_title_line`): each word shared with the article's opening,
+# a markdown heading mark, a line too short to be prose, reading as a sentence, each line between it and the article.
+_PER_SHARED, _HEADING_MARK, _SHORT_LINE, _SENTENCE, _PER_LINE = 0.05, 0.3, 0.2, 0.3, 0.02
+# A headline shares at least two words with the article it heads (one is a menu item's chance).
+_MIN_SHARED = 2
+
+
+def _title_line(units: list[_Unit], first: int) -> int | None:
+    """Index of the headline among the lines before the article, when the page's title line does not name it:
+    the heading-shaped line (3 to 30 words, not a date or byline, not chrome or a caption) that shares the most
+    of its words with the article's opening (a headline says what the article is about, a menu item or another
+    story's teaser does not), helped by a markdown heading mark and by being short and near the article, marked
+    down when it reads as a sentence (a standfirst or caption)."""
+    lead = _content_words(" ".join(u.text for u in units[first : first + 12] if u.kind == "prose").split()[:_LEAD_WORDS])
+    best, best_score = None, 0.0
+    for i in range(max(0, first - _TITLE_WINDOW), first):
+        u = units[i]
+        text = clean_title(u.text) or ""
+        if u.kind not in ("short", "prose") or not 3 <= len(text.split()) <= 30 or _is_dateline(text):
+            continue
+        words = _content_words(text.split())
+        shared = len(words & lead)
+        if shared < _MIN_SHARED:
+            continue
+        score = (shared / len(words) + _PER_SHARED * shared + _HEADING_MARK * u.text.startswith("#")
+                 + _SHORT_LINE * (u.kind == "short") - _SENTENCE * bool(_SENTENCE_END.search(text))
+                 - _PER_LINE * (first - i))
+        if score > best_score:
+            best, best_score = i, score
+    return best if best is not None else _pick_title(units[:first])
+
+
+_POSSESSIVE = re.compile(r"['’]s$")
+
+
+def _content_words(words: list[str]) -> set[str]:
+    """The words that say what a text is about: lower-cased, possessive 's off, not function words, longer
+    than two letters."""
+    found = (_POSSESSIVE.sub("", w.lower()) for text in words for w in _WORD.findall(text))
+    return {w for w in found if len(w) > 2 and w not in ALL_STOPWORDS}
+
+
+def _is_dateline(text: str) -> bool:
+    """A line that dates, times or signs the article, or introduces something (ends with a colon), rather
+    than titling it."""
+    return bool(find_date(text) or _CLOCK.search(text) or find_author(text) or text.lower().startswith("by ")
+                or text.endswith(":"))
+
+
+_CLOCK = re.compile(r"\b\d{1,2}:\d\d\b")
+
+
+def _pick_title(head: list[_Unit]) -> int | None:
+    """Index of the headline when nothing in the page points to it: a markdown heading if any, else the
+    longest heading-shaped line of the page's head."""
+    for i, u in enumerate(head):
+        if u.text.startswith("#") and u.text.lstrip("#").strip():
+            return i
     candidates = sorted(
-        (u for u in head if u.kind in ("short", "prose") and 3 <= u.words <= 30), key=lambda u: -u.words
+        (i for i, u in enumerate(head) if u.kind in ("short", "prose") and 3 <= u.words <= 30),
+        key=lambda i: -head[i].words,
     )
-    return next((u.text for u in candidates if not find_date(u.text) and not find_author(u.text)), None)
+    return next((i for i in candidates if not _is_dateline(head[i].text)), None)
 
 
-def _first_date(units: list[_Unit]) -> datetime | None:
-    """The first date written on a short line (dateline) or at the start of the first paragraph."""
+def _dateline_date(units: list[_Unit], headline: int | None, first: int) -> datetime | None:
+    """The publication date: the first dateline after the headline that the page's title repeats (down to the
+    article's second paragraph), or, with no such headline, the one nearest above the article's first paragraph
+    (or at the start of its first two); else the "updated" date found the same way; else the first date of the
+    page's head. Today's date in the page's top bar and the dates of teasers around the article are further off."""
+    if headline is not None:
+        near = units[headline + 1 : first + 2]
+    else:
+        near = units[max(0, first - _TITLE_WINDOW) : first][::-1] + units[first : first + 2]
+    return _first_date(near) or _first_date(near, updated=True) or _first_date(units[: first + 2])
+
+
+# A dateline is a short line: a byline and a date with a time and an "updated" part reach about twenty words.
+_DATELINE_WORDS = 20
+
+
+def _first_date(units: list[_Unit], updated: bool = False) -> datetime | None:
+    """The first date written on a short line (dateline) or at the start of a paragraph, before any
+    "updated" or "modified" word of the line (that date is a change, not the publication) unless `updated`."""
     for u in units:
-        if u.words <= 12 or u.kind == "prose":
-            found = find_date(u.text if u.words <= 12 else u.text[:80])
+        if u.words <= _DATELINE_WORDS or u.kind == "prose":
+            text = u.text if u.words <= _DATELINE_WORDS else u.text[:80]
+            found = find_date(text if updated else published_part(text))
             if found:
                 return found
     return None

@@ -286,6 +286,9 @@ def test_find_date_reads_numeric_and_other_language_datelines():
     assert find_date("veröffentlicht am 30. Juli 2018") == datetime(2018, 7, 30)
     assert find_date("publicado el 3 de junio de 2024") == datetime(2024, 6, 3)
     assert find_date("Diterbitkan Maret 30, 2015") == datetime(2015, 3, 30)
+    assert find_date("June 3 10:30 2024 | Print") == datetime(2024, 6, 3)
+    assert find_date("By Lois Lane on 6/13/24 at 4:00 PM") == datetime(2024, 6, 13)
+    assert find_date("release v1.13.19") is None
 
 
 def test_published_part_drops_the_updated_date_of_a_dateline():

@@ -86,8 +86,9 @@ _WEEKDAY_RE = r"(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?,?\s+
 _DATE_PATTERNS = [
     # 2024-01-09, 2024/01/09, 2024-01-09T19:36:34Z
     re.compile(r"\b(?P<y>(?:19|20)\d\d)[-/.](?P<m>[01]?\d)[-/.](?P<d>[0-3]?\d)(?:[T ](?P<H>\d\d):(?P<M>\d\d))?"),
-    # February 2, 2024 / Tue Jan 09 2024 / Jan. 13, 2024
-    re.compile(r"\b" + _WEEKDAY_RE + _MONTH_RE + r"\s+(?P<d>[0-3]?\d)(?:st|nd|rd|th)?,?\s+(?P<y>(?:19|20)\d\d)\b", re.I),
+    # February 2, 2024 / Tue Jan 09 2024 / Jan. 13, 2024 / November 20 15:23 2019
+    re.compile(r"\b" + _WEEKDAY_RE + _MONTH_RE + r"\s+(?P<d>[0-3]?\d)(?:st|nd|rd|th)?,?"
+               r"(?:\s+\d{1,2}:\d\d(?:\s*[ap]\.?m\.?)?,?)?\s+(?P<y>(?:19|20)\d\d)\b", re.I),
     # 2 February 2024 / Tuesday, 9 January 2024 / 30. Juli 2018 / 3 de junio de 2024
     re.compile(r"\b" + _WEEKDAY_RE + r"(?P<d>[0-3]?\d)(?:st|nd|rd|th|\.)?\s+(?:de\s+)?" + _MONTH_RE
                + r",?\s+(?:de\s+)?(?P<y>(?:19|20)\d\d)\b", re.I),

@@ -108,7 +108,7 @@ def clean_text(content: str) -> tuple[str, TextMetadata]:
     if not any(u.kind == "prose" for u in units):
         # Nothing reads like an article: keep every plausible line rather than lose the page.
         keep = [u for u in units if u.kind in ("short",) and u.words >= 4]
-        title = keep[0].text if keep else None
+        title = clean_title(keep[0].text) if keep else None
         return "\n\n".join(u.text for u in keep[1:]), TextMetadata(title, _first_date(units), None)
 
     headline = _headline(units)
@@ -418,40 +418,55 @@ def _short_lines_kept(gap: list[_Unit], introduced: bool, closed: bool) -> list[
     return []
 
 
-# How many lines before the article's first paragraph the headline is looked for (past bylines, datelines,
-# share bars and a photo with its caption), and how many words of the article's opening it should share words with.
-_TITLE_WINDOW = 25
+# How many lines before the article's first paragraph the headline (and the dateline) is looked for: past bylines,
+# share bars, a photo with its caption; and how many words of the article's opening it is compared with (more,
+# and a menu's words come back somewhere in the article too).
+_TITLE_WINDOW = 40
 _LEAD_WORDS = 200
-# What the features of a headline line are worth (see `_title_line`): each word shared with the article's opening,
+# What the features of a headline line are worth (see `_title_score`): each word shared with the article's opening,
 # a markdown heading mark, a line too short to be prose, reading as a sentence, each line between it and the article.
-_PER_SHARED, _HEADING_MARK, _SHORT_LINE, _SENTENCE, _PER_LINE = 0.05, 0.3, 0.2, 0.3, 0.02
-# A headline shares at least two words with the article it heads (one is a menu item's chance).
-_MIN_SHARED = 2
+# Chosen on the article-extraction pages of tests/benchmarks/metadata.py; its dragnet pages are held out.
+_PER_SHARED, _HEADING_MARK, _SHORT_LINE, _SENTENCE, _PER_LINE = 0.05, 0.3, 0.2, 0.6, 0.02
+# A headline shares at least one of its words with the article it heads.
+_MIN_SHARED = 1
 
 
 def _title_line(units: list[_Unit], first: int) -> int | None:
     """Index of the headline among the lines before the article, when the page's title line does not name it:
-    the heading-shaped line (3 to 30 words, not a date or byline, not chrome or a caption) that shares the most
-    of its words with the article's opening (a headline says what the article is about, a menu item or another
-    story's teaser does not), helped by a markdown heading mark and by being short and near the article, marked
-    down when it reads as a sentence (a standfirst or caption)."""
-    lead = _content_words(" ".join(u.text for u in units[first : first + 12] if u.kind == "prose").split()[:_LEAD_WORDS])
-    best, best_score = None, 0.0
-    for i in range(max(0, first - _TITLE_WINDOW), first):
-        u = units[i]
-        text = clean_title(u.text) or ""
-        if u.kind not in ("short", "prose") or not 3 <= len(text.split()) <= 30 or _is_dateline(text):
-            continue
-        words = _content_words(text.split())
-        shared = len(words & lead)
-        if shared < _MIN_SHARED:
-            continue
-        score = (shared / len(words) + _PER_SHARED * shared + _HEADING_MARK * u.text.startswith("#")
-                 + _SHORT_LINE * (u.kind == "short") - _SENTENCE * bool(_SENTENCE_END.search(text))
-                 - _PER_LINE * (first - i))
-        if score > best_score:
-            best, best_score = i, score
-    return best if best is not None else _pick_title(units[:first])
+    the line of the `_TITLE_WINDOW` before the article that scores best as its headline (`_title_score`), else
+    the longest heading-shaped line of the head (`_pick_title`)."""
+    lead = _content_words(_lead_words(units[first:]))
+    scored = [(score, i) for i in range(max(0, first - _TITLE_WINDOW), first)
+              if (score := _title_score(units[i], lead, first - i)) is not None]
+    return max(scored)[1] if scored else _pick_title(units[:first])
+
+
+def _title_score(u: _Unit, lead: set[str], distance: int) -> float | None:
+    """How much a line reads as the headline of an article whose opening has the content words `lead`, or None
+    when it cannot be one (chrome or a caption; under 3 or over 30 words; a date, time or byline; fewer than
+    `_MIN_SHARED` words of the article). A headline says what the article is about, a menu item or another
+    story's teaser does not: the share of its words the article uses counts most, then a markdown heading mark
+    and being short and near the article; reading as a sentence (a standfirst or caption) counts against."""
+    text = clean_title(u.text) or ""
+    if u.kind not in ("short", "prose") or not 3 <= len(text.split()) <= 30 or _is_dateline(text):
+        return None
+    words = _content_words(text.split())
+    shared = len(words & lead)
+    if shared < _MIN_SHARED:
+        return None
+    return (shared / len(words) + _PER_SHARED * shared + _HEADING_MARK * u.text.startswith("#")
+            + _SHORT_LINE * (u.kind == "short") - _SENTENCE * bool(_SENTENCE_END.search(text)) - _PER_LINE * distance)
+
+
+def _lead_words(units: list[_Unit]) -> list[str]:
+    """The first `_LEAD_WORDS` words of the prose from the article's start on."""
+    words: list[str] = []
+    for u in units:
+        if len(words) >= _LEAD_WORDS:
+            break
+        if u.kind == "prose":
+            words += u.text.split()
+    return words[:_LEAD_WORDS]
 
 
 _POSSESSIVE = re.compile(r"['’]s$")

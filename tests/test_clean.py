@@ -401,3 +401,12 @@ def test_text_headline_of_a_markdown_page_is_the_heading_about_the_article():
 def test_text_date_of_an_article_that_shows_only_its_update_is_that_day():
     page = "\n".join(["Tram line to reach the airport by 2027", "Updated 11:05 pm, June 3, 2024", *ARTICLE])
     assert clean_text(page)[1].published == datetime(2024, 6, 3)
+
+
+def test_text_headline_is_the_line_the_page_title_words_a_little_differently():
+    # The document title (first line) and the heading say the same in other words; a teaser above them
+    # shares more words with the article.
+    page = "\n".join(["Airport tram link slips two years, authority says | Daily Planet", "Home",
+                      "The regional transport authority confirmed the tram line", "Airport tram link slips by two years",
+                      "June 3, 2024", *ARTICLE])
+    assert clean_text(page)[1].title == "Airport tram link slips by two years"

@@ -15,7 +15,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from flows.clean.metadata import ALL_STOPWORDS, clean_title, find_author, find_date, published_part
+from flows.clean.metadata import (
+    AGREE, ALL_STOPWORDS, agreement, clean_title, cut_site_name, find_author, find_date, published_part,
+)
 
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*", re.UNICODE)
@@ -119,7 +121,8 @@ def clean_text(content: str) -> tuple[str, TextMetadata]:
     last = _list_end(units, last)
     if headline is not None and headline >= first:
         headline = None
-    at = headline if headline is not None else _title_line(units, first)
+    at = headline if headline is not None else _agreeing_line(units, first)
+    at = at if at is not None else _title_line(units, first)
     title = clean_title(units[at].text) if at is not None else None
     body = _drop_closing_box(_body_lines(units[first : last + 1]))
     published = _dateline_date(units, headline, first)
@@ -429,6 +432,19 @@ _LEAD_WORDS = 200
 _PER_SHARED, _HEADING_MARK, _SHORT_LINE, _SENTENCE, _PER_LINE = 0.05, 0.3, 0.2, 0.6, 0.02
 # A headline shares at least one of its words with the article it heads.
 _MIN_SHARED = 1
+
+
+def _agreeing_line(units: list[_Unit], first: int) -> int | None:
+    """Index of the line before the article that agrees with the page's first line taken as a document title
+    ("Headline | Site" less its site name, see `metadata.agreement`): the headline when the page's title words it
+    a little differently from the heading, as og:title and <h1> often do; the nearest of the best."""
+    page_title = cut_site_name(units[0].text) if units else ""
+    if len(page_title.split()) < 3:  # a site name or a menu item, not a document title
+        return None
+    scored = [(agreement(text, page_title), i) for i in range(1, first)
+              if 3 <= len((text := clean_title(units[i].text) or "").split()) <= 30]
+    best = max(scored, default=(0.0, None))
+    return best[1] if best[0] >= AGREE else None
 
 
 def _title_line(units: list[_Unit], first: int) -> int | None:

@@ -410,3 +410,9 @@ def test_text_headline_is_the_line_the_page_title_words_a_little_differently():
                       "The regional transport authority confirmed the tram line", "Airport tram link slips by two years",
                       "June 3, 2024", *ARTICLE])
     assert clean_text(page)[1].title == "Airport tram link slips by two years"
+
+
+def test_html_dateline_after_a_headline_that_is_not_a_heading_element():
+    page = _metadata_page("<title>Tram line to reach the airport by 2027 | Daily Planet</title>",
+                          '<div class="hed">Tram line to reach the airport by 2027</div><span>3 June 2024</span>')
+    assert _cleaned_html(page).published == datetime(2024, 6, 3)

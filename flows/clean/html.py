@@ -107,12 +107,19 @@ _DATELINE_CHARS = 250
 
 def _dateline(tree: HtmlElement, headline: str | None) -> datetime | None:
     """The publication date the reader sees: the first date written shortly after the headline in the page's
-    visible text (a menu or teaser may repeat the headline, so each copy is tried), ignoring "updated" dates."""
+    visible text, ignoring "updated" dates. After the heading element that shows the headline when there is
+    one (the page's text is not joined then); else after each copy of it in the page's text (a menu or teaser
+    may repeat the headline)."""
     if not headline:
         return None
-    text = " ".join(" ".join(tree.xpath(
-        "//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]")).split())
-    low, target = text.lower(), " ".join(headline.split()).lower()
+    target = " ".join(headline.split()).lower()
+    for tag in ("h1", "h2"):
+        for heading in tree.iter(tag):
+            if " ".join(heading.text_content().split()).lower() == target:
+                after = " ".join(" ".join(heading.xpath(_FOLLOWING_TEXT)).split())
+                return find_date(published_part(after[:_DATELINE_CHARS]))
+    text = " ".join(" ".join(tree.xpath(_VISIBLE_TEXT)).split())
+    low = text.lower()
     start = low.find(target)
     while start >= 0:
         end = start + len(target)
@@ -121,6 +128,11 @@ def _dateline(tree: HtmlElement, headline: str | None) -> datetime | None:
             return found
         start = low.find(target, end)
     return None
+
+
+# The page's visible text nodes, and the first ones after an element (enough for a byline and a dateline).
+_VISIBLE_TEXT = "//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]"
+_FOLLOWING_TEXT = "following::text()[not(ancestor::script or ancestor::style or ancestor::noscript)][position() <= 40]"
 
 
 def _published(machine: datetime | None, seen: datetime | None) -> datetime | None:

@@ -1,3 +1,4 @@
+import dataclasses
 import gzip
 import json
 import sys
@@ -14,6 +15,7 @@ from flows.clean import clean_document
 from flows.clean.html import clean_html
 from flows.clean.metadata import (
     agreement, clean_title, cut_site_name, detect_language, find_author, find_date, pick_headline, published_part,
+    url_date,
 )
 from flows.clean.text import clean_text
 from flows.read import RawDocument
@@ -416,3 +418,27 @@ def test_html_dateline_after_a_headline_that_is_not_a_heading_element():
     page = _metadata_page("<title>Tram line to reach the airport by 2027 | Daily Planet</title>",
                           '<div class="hed">Tram line to reach the airport by 2027</div><span>3 June 2024</span>')
     assert _cleaned_html(page).published == datetime(2024, 6, 3)
+
+
+@pytest.mark.parametrize("url, day", [
+    ("https://news.example/2024/06/03/tram-line", datetime(2024, 6, 3)),
+    ("https://news.example/story/2024-06-03-tram-line", datetime(2024, 6, 3)),
+    ("https://news.example/20240603/tram-line", datetime(2024, 6, 3)),
+    ("https://news.example/2024/06/tram-line", None),  # a month is no day
+    ("https://news.example/2024/13/45/tram-line", None),
+    ("https://20240603.example/tram-line", None),  # the host is no path
+])
+def test_url_date_reads_the_day_an_address_spells_out(url, day):
+    assert url_date(url) == day
+
+
+def test_a_text_with_no_dateline_takes_the_day_of_its_sidecar_url():
+    text = "\n".join(["Tram line to reach the airport by 2027", *ARTICLE])
+    raw = RawDocument("t.txt", "0", len(text), 0, "text", "utf-8", text,
+                      sidecar={"url": "https://news.example/2024/06/03/tram-line"})
+    assert clean_document(raw).published == datetime(2024, 6, 3)
+    dated = RawDocument("t.txt", "0", len(text), 0, "text", "utf-8", "June 4, 2024\n" + text,
+                        sidecar={"url": "https://news.example/2024/06/03/tram-line"})
+    assert clean_document(dated).published == datetime(2024, 6, 4)  # the text's own dateline comes first
+    cleared = dataclasses.replace(raw, sidecar={**raw.sidecar, "published": None})
+    assert clean_document(cleared).published is None  # a sidecar's null is the user's word

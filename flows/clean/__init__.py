@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from flows.clean.html import clean_html
-from flows.clean.metadata import Extraction, detect_language
+from flows.clean.metadata import Extraction, detect_language, url_date
 from flows.clean.text import clean_text
 from flows.read import RawDocument
 from flows.split import normalize
@@ -20,7 +20,10 @@ def clean_document(raw: RawDocument) -> Extraction:
         out = Extraction(body, meta.title, meta.author, meta.published, None, None, None, "text")
     out = with_sidecar(out, raw.sidecar)
     body = _drop_title(out.body, out.title)
-    return dataclasses.replace(out, body=body, language=out.language or detect_language(body))
+    # A date the address spells out is the last resort: the page's own dateline and markup come first, and a
+    # sidecar's published (a null included) is the user's word.
+    published = out.published if "published" in raw.sidecar else out.published or url_date(out.url)
+    return dataclasses.replace(out, body=body, published=published, language=out.language or detect_language(body))
 
 
 def with_sidecar(out: Extraction, sidecar: dict) -> Extraction:

@@ -17,7 +17,7 @@ import trafilatura
 from lxml.html import HtmlElement
 
 from flows.clean.metadata import (
-    Extraction, clean_title, find_date, pick_headline, published_part, site_names_of_url,
+    Extraction, clean_title, find_date, pick_headline, published_part, site_names_of_url, url_date,
 )
 from flows.clean.text import clean_text, is_prompt, line_kinds
 
@@ -52,7 +52,7 @@ def clean_html(html: str) -> Extraction:
         title=title or None,
         author=(meta.author if meta else None) or None,
         published=_published(page.published, _dateline(tree, title) if tree is not None else None)
-        or _parse_date(meta.date if meta else None),
+        or url_date(url) or _parse_date(meta.date if meta else None),
         site=site,
         url=url,
         language=(getattr(meta, "language", None) if meta else None) or None,

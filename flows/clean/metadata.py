@@ -127,6 +127,23 @@ def find_date(line: str) -> datetime | None:
     return None
 
 
+# A date in an address's path: /2024/06/03/, /2024-06-03-, /20240603/ (a year, a month, a day, as whole segments
+# or the start of one). A year and month alone (/2024/06/) is no day.
+_URL_DATE = re.compile(r"/(?P<y>(?:19|20)\d\d)([/-]?)(?P<m>[01]\d)\2(?P<d>[0-3]\d)(?:[/_.-]|$)")
+
+
+def url_date(url: str | None) -> datetime | None:
+    """The publication day an article's address spells out, or None: the last resort for a date, since a
+    site may file a story under the day it was first planned or under a section's date."""
+    m = _URL_DATE.search(re.sub(r"^[a-z]+://[^/]+", "", url or "", flags=re.I))
+    if not m:
+        return None
+    try:
+        return datetime(int(m["y"]), int(m["m"]), int(m["d"]))
+    except ValueError:
+        return None
+
+
 # Words after which a date is when the page was changed, not when the article was published.
 _UPDATED = re.compile(r"\b(?:last\s+)?(?:updated?|modified|edited|revised|aktualisiert|mis à jour|actualizado)\b", re.I)
 

@@ -47,12 +47,15 @@ def clean_html(html: str) -> Extraction:
         body, text_meta = clean_text(trafilatura.html2txt(html) or "")
         method = "html2txt+text"
         title = title or text_meta.title
+    # The date the page's markup says (set right by the dateline beside the headline), else the one its
+    # address spells out, else htmldate's guess from the whole page.
+    seen = _dateline(tree, title) if tree is not None else None
+    published = _published(page.published, seen) or url_date(url) or _parse_date(meta.date if meta else None)
     return Extraction(
         body=body,
         title=title or None,
         author=(meta.author if meta else None) or None,
-        published=_published(page.published, _dateline(tree, title) if tree is not None else None)
-        or url_date(url) or _parse_date(meta.date if meta else None),
+        published=published,
         site=site,
         url=url,
         language=(getattr(meta, "language", None) if meta else None) or None,
@@ -73,7 +76,9 @@ class PageMetadata:
 
 # Meta names that say when an article was published (article:published_time, datePublished, pubdate,
 # publish-date, dc.date.issued, ...), and words that mark a date of change instead.
-_PUBLISHED_META = re.compile(r"publish|pub[_-]?date|^(?:dc|dcterms)\.(?:date|date\.issued|issued|created)$|^date$", re.I)
+_PUBLISHED_META = re.compile(
+    r"publish|pub[_-]?date|^(?:dc|dcterms)\.(?:date|date\.issued|issued|created)$|^date$", re.I
+)
 _CHANGED_META = re.compile(r"modif|updat|expir|revis", re.I)
 
 

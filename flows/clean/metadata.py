@@ -145,7 +145,9 @@ def url_date(url: str | None) -> datetime | None:
 
 
 # Words after which a date is when the page was changed, not when the article was published.
-_UPDATED = re.compile(r"\b(?:last\s+)?(?:updated?|modified|edited|revised|aktualisiert|mis à jour|actualizado)\b", re.I)
+_UPDATED = re.compile(
+    r"\b(?:last\s+)?(?:updated?|modified|edited|revised|aktualisiert|mis à jour|actualizado)\b", re.I
+)
 
 
 def published_part(line: str) -> str:
@@ -270,10 +272,11 @@ AGREE = 0.6
 
 def pick_headline(headings: list[str], references: list[str], site_names: list[str] = ()) -> str | None:
     """The article's headline: the displayed heading (h1 first, then h2; or a text's heading lines) that agrees
-    best with what the page says its title is (og:title, JSON-LD headline, <title>: whole, with the site name cut,
-    or the longest segment of what is left, for "Blog » Archive » Headline"), the longer heading winning a tie; or, when
-    none agrees, the first of those titles with its site name (or a heading it ends with) cut. Agreement keeps the site-name heading and the
-    headings of other stories out, and prefers the words the reader sees over the ones written for search engines."""
+    best with what the page says its title is (og:title, JSON-LD headline, <title>: whole, with the site name
+    cut, or the longest segment of what is left, for "Blog » Archive » Headline"), the longer heading winning a
+    tie; or, when none agrees, the first of those titles with its site name (or a heading it ends with) cut.
+    Agreement keeps the site-name heading and the headings of other stories out, and prefers the words the
+    reader sees over the ones written for search engines."""
     whole = [r for r in (clean_title(r) for r in references) if r]
     refs = [cut_site_name(r, site_names) for r in whole]
     # The longest segment only: a headline is longer than the site and section names beside it.

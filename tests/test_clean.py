@@ -1,3 +1,4 @@
+import dataclasses
 import gzip
 import json
 import sys
@@ -12,7 +13,10 @@ sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
 from cleaning import scores  # noqa: E402  (the benchmark's metric, shared)
 from flows.clean import clean_document
 from flows.clean.html import clean_html, page_text
-from flows.clean.metadata import detect_language, find_author, find_date
+from flows.clean.metadata import (
+    agreement, clean_title, cut_site_name, detect_language, find_author, find_date, pick_headline, published_part,
+    url_date,
+)
 from flows.clean.text import clean_text, fallback_text
 from flows.read import RawDocument
 from flows.split import split_paragraphs
@@ -168,7 +172,7 @@ def test_html_uses_trafilatura_metadata_and_drops_the_title_paragraph():
     assert doc.method == "trafilatura"
     assert doc.title == "Port Elling approves $14 million harbor bridge repair"
     assert doc.site == "The Coastal Daily"
-    assert doc.published == datetime(2025, 3, 5)
+    assert doc.published == datetime(2025, 3, 5, 8, 30)  # article:published_time, as the page writes it
     assert doc.author == "Dana Whitlock"
     paragraphs = split_paragraphs(doc.body)
     assert paragraphs[0].startswith("PORT ELLING")
@@ -312,3 +316,166 @@ def test_a_word_hyphenated_at_a_line_end_is_whole_again_where_the_text_writes_it
     dropped = ["The first phase of the develop-", "ment starts in May; the development ends in 2030."]
     assert _joined(dropped) == "The first phase of the development starts in May; the development ends in 2030."
     assert _joined(["Prices rose -", "again, and then fell."]) == "Prices rose - again, and then fell."
+
+
+def test_find_date_reads_numeric_and_other_language_datelines():
+    assert find_date("Posted 13/06/2014 by the editor") == datetime(2014, 6, 13)
+    assert find_date("11.15.2019 10:09 AM") == datetime(2019, 11, 15)
+    assert find_date("05/06/2014") is None  # May 6 or 5 June: no guess
+    assert find_date("veröffentlicht am 30. Juli 2018") == datetime(2018, 7, 30)
+    assert find_date("publicado el 3 de junio de 2024") == datetime(2024, 6, 3)
+    assert find_date("Diterbitkan Maret 30, 2015") == datetime(2015, 3, 30)
+    assert find_date("June 3 10:30 2024 | Print") == datetime(2024, 6, 3)
+    assert find_date("By Lois Lane on 6/13/24 at 4:00 PM") == datetime(2024, 6, 13)
+    assert find_date("release v1.13.19") is None
+
+
+def test_published_part_drops_the_updated_date_of_a_dateline():
+    assert find_date(published_part("Published 2:16 AM Nov 20, 2019 | Updated Nov 21, 2019")) == datetime(2019, 11, 20)
+    assert find_date(published_part("Last updated: November 6, 2012")) is None
+
+
+def test_clean_title_unescapes_entities_and_drops_list_and_heading_marks():
+    assert clean_title("Ferry fares &#8216;to rise&#8217; &amp;amp; more") == "Ferry fares \u2018to rise\u2019 & more"
+    assert clean_title("* Ferry fares to rise") == "Ferry fares to rise"
+    assert clean_title("#  Ferry fares to rise ") == "Ferry fares to rise"
+    assert clean_title("**Ferry fares to rise**") == "Ferry fares to rise"
+    assert clean_title(" ") is None
+
+
+@pytest.mark.parametrize("title, sites, headline", [
+    ("Ferry fares to rise in spring | Harbour Herald", [], "Ferry fares to rise in spring"),
+    ("Ferry fares to rise in spring - Local - Harbour Herald", [], "Ferry fares to rise in spring"),
+    ("Harbour Herald: Ferry fares to rise", ["Harbour Herald"], "Ferry fares to rise"),
+    ("Ferry fares - a guide for the winter season - HH247", ["hh247"], "Ferry fares - a guide for the winter season"),
+    # A colon inside a headline stays, and so does a long last segment that names nothing.
+    ("Port report: ferry fares to rise", ["Harbour Herald"], "Port report: ferry fares to rise"),
+    ("Ferry fares | Why the harbour board wants more", [], "Ferry fares | Why the harbour board wants more"),
+])
+def test_cut_site_name_cuts_the_site_from_either_end(title, sites, headline):
+    assert cut_site_name(title, sites) == headline
+
+
+def test_agreement_ignores_quote_style_and_counts_shared_words():
+    assert agreement("Mayor\u2019s \u201cbold\u201d plan", "mayor's \"bold\" plan") == 1.0
+    assert agreement("Ferry fares to rise", "Council elects a new mayor") == 0.0
+
+
+def test_pick_headline_takes_the_heading_that_agrees_with_the_page_title():
+    site, other = "Harbour Herald Blog", "Lighthouse keeper retires after forty years"
+    headline = "Ferry fares to rise in spring, council says"
+    refs = ["Ferry fares to rise in spring | Harbour Herald Blog"]
+    # The site-name heading and another story's heading lose to the headline the title repeats.
+    assert pick_headline([site, other, headline], refs, ["harbourherald"]) == headline
+    # The reader's wording wins over a search-engine title that says nearly the same.
+    assert pick_headline(["Ferry fares to rise in the spring"], ["Ferry fares to rise in spring"]) == (
+        "Ferry fares to rise in the spring")
+    # "Blog » Archive » Headline": the heading that is one segment of the title, the longer one on a tie.
+    assert pick_headline(["Harbour Notes", "A new ferry"], ["Harbour Notes » Archive » A new ferry"]) == "A new ferry"
+    # No heading agrees: the title with its site name cut.
+    assert pick_headline([other], refs) == "Ferry fares to rise in spring"
+
+
+def _metadata_page(head: str, body: str) -> str:
+    """An invented page with the given <head> and <body> markup around a short article."""
+    article = "".join(f"<p>{p}</p>" for p in ARTICLE)
+    return f"<html><head>{head}</head><body>{body}<article>{article}</article></body></html>"
+
+
+def test_html_title_is_the_displayed_headline_and_not_the_search_title():
+    html = _metadata_page(
+        '<title>Airport tram delayed | Daily Planet</title><meta property="og:title" content="Airport tram delayed">'
+        '<script type="application/ld+json">{"@graph": [{"headline": "Tram line to reach the airport by 2027"}]}'
+        "</script>",
+        "<h1>Daily Planet</h1><h1>Tram line to reach the airport by 2027</h1>")
+    assert _cleaned_html(html).title == "Tram line to reach the airport by 2027"
+
+
+def test_html_title_without_a_matching_heading_is_the_title_less_its_site_and_entities():
+    html = _metadata_page("<title>Tram line &#8216;delayed&#8217; &#8211; Daily Planet</title>",
+                          "<h1>Daily Planet</h1><h2>Most read</h2>")
+    assert _cleaned_html(html).title == "Tram line \u2018delayed\u2019"
+
+
+def test_html_date_is_json_ld_published_not_modified_in_the_readers_day():
+    ld = '{"@type": "NewsArticle", "dateModified": "2024-06-05T10:00:00Z", "datePublished": "2024-06-04T02:30:00Z"}'
+    head = (f'<title>Tram line to reach the airport by 2027</title><script type="application/ld+json">{ld}</script>'
+            '<meta property="article:modified_time" content="2024-06-05T10:00:00Z">')
+    headline = "<h1>Tram line to reach the airport by 2027</h1>"
+    # No dateline shown: the published timestamp as written.
+    assert _cleaned_html(_metadata_page(head, headline)).published == datetime(2024, 6, 4, 2, 30)
+    # The dateline beside the headline says the evening before (the reader's time zone): its day is kept.
+    seen = _cleaned_html(_metadata_page(head, headline + "<p>By Lois Lane | June 3, 2024, 10:30 pm</p>"))
+    assert seen.published.date() == datetime(2024, 6, 3).date()
+
+
+def test_html_date_without_metadata_is_the_dateline_and_never_the_updated_one():
+    headline = "<h1>Tram line to reach the airport by 2027</h1>"
+    page = _metadata_page("<title>Tram line to reach the airport by 2027</title>",
+                          headline + "<p>Posted June 3, 2024 - Updated June 9, 2024</p>")
+    assert _cleaned_html(page).published == datetime(2024, 6, 3)
+
+
+def test_text_headline_without_a_page_title_line_is_the_line_about_the_article():
+    # A converter that drops <title>: above the article stand a date bar, menus, another story's teaser,
+    # the headline, a standfirst and the byline.
+    page = "\n".join([
+        "Monday, June 10, 2024", "Home", "World", "About Us", "Contact",
+        "Lighthouse keeper retires after forty years on the rock", "May 2, 2024",
+        "Tram line to reach the airport by 2027", "The regional authority blames a court case over the route.",
+        "By Lois Lane", "June 3, 2024 | Updated June 4, 2024", *ARTICLE])
+    body, meta = clean_text(page)
+    assert meta.title == "Tram line to reach the airport by 2027"
+    # The dateline nearest the article, and its published part: not the top bar, the teaser or the update.
+    assert meta.published == datetime(2024, 6, 3)
+    assert split_paragraphs(body) == ARTICLE
+
+
+def test_text_headline_of_a_markdown_page_is_the_heading_about_the_article():
+    page = "\n".join(["# Daily Planet", "* Home", "* World", "# Tram line to reach the airport by 2027",
+                      "__By Lois Lane__", *ARTICLE])
+    assert clean_text(page)[1].title == "Tram line to reach the airport by 2027"
+
+
+def test_text_date_of_an_article_that_shows_only_its_update_is_that_day():
+    page = "\n".join(["Tram line to reach the airport by 2027", "Updated 11:05 pm, June 3, 2024", *ARTICLE])
+    assert clean_text(page)[1].published == datetime(2024, 6, 3)
+
+
+def test_text_headline_is_the_line_the_page_title_words_a_little_differently():
+    # The document title (first line) and the heading say the same in other words; a teaser above them
+    # shares more words with the article.
+    page = "\n".join(["Airport tram link slips two years, authority says | Daily Planet", "Home",
+                      "The regional transport authority confirmed the tram line", "Airport tram link slips by two years",
+                      "June 3, 2024", *ARTICLE])
+    assert clean_text(page)[1].title == "Airport tram link slips by two years"
+
+
+def test_html_dateline_after_a_headline_that_is_not_a_heading_element():
+    page = _metadata_page("<title>Tram line to reach the airport by 2027 | Daily Planet</title>",
+                          '<div class="hed">Tram line to reach the airport by 2027</div><span>3 June 2024</span>')
+    assert _cleaned_html(page).published == datetime(2024, 6, 3)
+
+
+@pytest.mark.parametrize("url, day", [
+    ("https://news.example/2024/06/03/tram-line", datetime(2024, 6, 3)),
+    ("https://news.example/story/2024-06-03-tram-line", datetime(2024, 6, 3)),
+    ("https://news.example/20240603/tram-line", datetime(2024, 6, 3)),
+    ("https://news.example/2024/06/tram-line", None),  # a month is no day
+    ("https://news.example/2024/13/45/tram-line", None),
+    ("https://20240603.example/tram-line", None),  # the host is no path
+])
+def test_url_date_reads_the_day_an_address_spells_out(url, day):
+    assert url_date(url) == day
+
+
+def test_a_text_with_no_dateline_takes_the_day_of_its_sidecar_url():
+    text = "\n".join(["Tram line to reach the airport by 2027", *ARTICLE])
+    raw = RawDocument("t.txt", "0", len(text), 0, "text", "utf-8", text,
+                      sidecar={"url": "https://news.example/2024/06/03/tram-line"})
+    assert clean_document(raw).published == datetime(2024, 6, 3)
+    dated = RawDocument("t.txt", "0", len(text), 0, "text", "utf-8", "June 4, 2024\n" + text,
+                        sidecar={"url": "https://news.example/2024/06/03/tram-line"})
+    assert clean_document(dated).published == datetime(2024, 6, 4)  # the text's own dateline comes first
+    cleared = dataclasses.replace(raw, sidecar={**raw.sidecar, "published": None})
+    assert clean_document(cleared).published is None  # a sidecar's null is the user's word

@@ -66,7 +66,7 @@ def test_duplicate_groups_lists_every_shared_passage(db: Path):
     # Every seed paragraph but the cut last one reappears in the copy; the seed that repeats
     # its summary paragraph gives one more group, inside one document.
     assert len(copied) == n_seed - 1
-    assert {r[2:] for r in copied} == {(1, datetime(2024, 1, 9), datetime(2024, 1, 10))}
+    assert {r[2:] for r in copied} == {(1, datetime(2024, 1, 9), datetime(2024, 1, 10, 9, 0))}  # the copy's published time
     assert [r[:3] for r in rows if r[1] == 1] == [(2, 1, 0)]
 
 

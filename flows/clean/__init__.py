@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from flows.clean.html import clean_html, page_text
-from flows.clean.metadata import Extraction, detect_language
+from flows.clean.metadata import Extraction, detect_language, url_date
 from flows.clean.text import clean_text, fallback_text
 from flows.read import RawDocument
 from flows.split import normalize
@@ -24,7 +24,10 @@ def clean_document(raw: RawDocument) -> Extraction:
         # The cleaner kept nothing: rather than lose a page that holds prose, keep its most article-like span.
         body = fallback_text(page_text(raw.content) if raw.format == "html" else raw.content)
         out = dataclasses.replace(out, clean_fallback=bool(body))
-    return dataclasses.replace(out, body=body, language=out.language or detect_language(body))
+    # A date the address spells out is the last resort: the page's own dateline and markup come first, and a
+    # sidecar's published (a null included) is the user's word.
+    published = out.published if "published" in raw.sidecar else out.published or url_date(out.url)
+    return dataclasses.replace(out, body=body, published=published, language=out.language or detect_language(body))
 
 
 def with_sidecar(out: Extraction, sidecar: dict) -> Extraction:

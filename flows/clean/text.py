@@ -15,7 +15,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from flows.clean.metadata import ALL_STOPWORDS, find_author, find_date
+from flows.clean.metadata import (
+    AGREE, ALL_STOPWORDS, agreement, clean_title, cut_site_name, find_author, find_date, published_part,
+)
 
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*", re.UNICODE)
@@ -108,7 +110,7 @@ def clean_text(content: str) -> tuple[str, TextMetadata]:
     if not any(u.kind == "prose" for u in units):
         # Nothing reads like an article: keep every plausible line rather than lose the page.
         keep = [u for u in units if u.kind in ("short",) and u.words >= 4]
-        title = keep[0].text if keep else None
+        title = clean_title(keep[0].text) if keep else None
         return "\n\n".join(u.text for u in keep[1:]), TextMetadata(title, _first_date(units), None)
 
     headline = _headline(units)
@@ -117,10 +119,14 @@ def clean_text(content: str) -> tuple[str, TextMetadata]:
     while first < last and not _is_paragraph(units[first]):
         first += 1
     last = _list_end(units, last)
-    head = units[:first]
-    title = units[headline].text if headline is not None and headline < first else _pick_title(head)
+    if headline is not None and headline >= first:
+        headline = None
+    at = headline if headline is not None else _agreeing_line(units, first)
+    at = at if at is not None else _title_line(units, first)
+    title = clean_title(units[at].text) if at is not None else None
     body = _drop_closing_box(_body_lines(units[first : last + 1]))
-    published = _first_date(head + units[first : first + 2])
+    published = _dateline_date(units, headline, first)
+    head = units[:first]
     author = next((a for a in (find_author(u.text) for u in head + units[first : first + 1]) if a), None)
     return "\n\n".join(u.text for u in body), TextMetadata(title, published, author)
 
@@ -415,22 +421,126 @@ def _short_lines_kept(gap: list[_Unit], introduced: bool, closed: bool) -> list[
     return []
 
 
-def _pick_title(head: list[_Unit]) -> str | None:
-    """The headline: a markdown heading if any, else the longest heading-shaped line of the page's head."""
-    for u in head:
-        if u.text.startswith("#"):
-            return u.text.lstrip("#").strip() or None
-    candidates = sorted(
-        (u for u in head if u.kind in ("short", "prose") and 3 <= u.words <= 30), key=lambda u: -u.words
-    )
-    return next((u.text for u in candidates if not find_date(u.text) and not find_author(u.text)), None)
+# How many lines before the article's first paragraph the headline (and the dateline) is looked for: past bylines,
+# share bars, a photo with its caption; and how many words of the article's opening it is compared with (more,
+# and a menu's words come back somewhere in the article too).
+_TITLE_WINDOW = 40
+_LEAD_WORDS = 200
+# What the features of a headline line are worth (see `_title_score`): each word shared with the article's opening,
+# a markdown heading mark, a line too short to be prose, reading as a sentence, each line between it and the article.
+# Chosen on the article-extraction pages of tests/benchmarks/metadata.py; its dragnet pages are held out.
+_PER_SHARED, _HEADING_MARK, _SHORT_LINE, _SENTENCE, _PER_LINE = 0.05, 0.3, 0.2, 0.6, 0.02
+# A headline shares at least one of its words with the article it heads.
+_MIN_SHARED = 1
 
 
-def _first_date(units: list[_Unit]) -> datetime | None:
-    """The first date written on a short line (dateline) or at the start of the first paragraph."""
+def _agreeing_line(units: list[_Unit], first: int) -> int | None:
+    """Index of the line before the article that agrees with the page's first line taken as a document title
+    ("Headline | Site" less its site name, see `metadata.agreement`): the headline when the page's title words it
+    a little differently from the heading, as og:title and <h1> often do; the nearest of the best."""
+    page_title = cut_site_name(units[0].text) if units else ""
+    if len(page_title.split()) < 3:  # a site name or a menu item, not a document title
+        return None
+    scored = [(agreement(text, page_title), i) for i in range(1, first)
+              if 3 <= len((text := clean_title(units[i].text) or "").split()) <= 30]
+    best = max(scored, default=(0.0, None))
+    return best[1] if best[0] >= AGREE else None
+
+
+def _title_line(units: list[_Unit], first: int) -> int | None:
+    """Index of the headline among the lines before the article, when the page's title line does not name it:
+    the line of the `_TITLE_WINDOW` before the article that scores best as its headline (`_title_score`), else
+    the longest heading-shaped line of the head (`_pick_title`)."""
+    lead = _content_words(_lead_words(units[first:]))
+    scored = [(score, i) for i in range(max(0, first - _TITLE_WINDOW), first)
+              if (score := _title_score(units[i], lead, first - i)) is not None]
+    return max(scored)[1] if scored else _pick_title(units[:first])
+
+
+def _title_score(u: _Unit, lead: set[str], distance: int) -> float | None:
+    """How much a line reads as the headline of an article whose opening has the content words `lead`, or None
+    when it cannot be one (chrome or a caption; under 3 or over 30 words; a date, time or byline; fewer than
+    `_MIN_SHARED` words of the article). A headline says what the article is about, a menu item or another
+    story's teaser does not: the share of its words the article uses counts most, then a markdown heading mark
+    and being short and near the article; reading as a sentence (a standfirst or caption) counts against."""
+    text = clean_title(u.text) or ""
+    if u.kind not in ("short", "prose") or not 3 <= len(text.split()) <= 30 or _is_dateline(text):
+        return None
+    words = _content_words(text.split())
+    shared = len(words & lead)
+    if shared < _MIN_SHARED:
+        return None
+    return (shared / len(words) + _PER_SHARED * shared + _HEADING_MARK * u.text.startswith("#")
+            + _SHORT_LINE * (u.kind == "short") - _SENTENCE * bool(_SENTENCE_END.search(text)) - _PER_LINE * distance)
+
+
+def _lead_words(units: list[_Unit]) -> list[str]:
+    """The first `_LEAD_WORDS` words of the prose from the article's start on."""
+    words: list[str] = []
     for u in units:
-        if u.words <= 12 or u.kind == "prose":
-            found = find_date(u.text if u.words <= 12 else u.text[:80])
+        if len(words) >= _LEAD_WORDS:
+            break
+        if u.kind == "prose":
+            words += u.text.split()
+    return words[:_LEAD_WORDS]
+
+
+_POSSESSIVE = re.compile(r"['’]s$")
+
+
+def _content_words(words: list[str]) -> set[str]:
+    """The words that say what a text is about: lower-cased, possessive 's off, not function words, longer
+    than two letters."""
+    found = (_POSSESSIVE.sub("", w.lower()) for text in words for w in _WORD.findall(text))
+    return {w for w in found if len(w) > 2 and w not in ALL_STOPWORDS}
+
+
+def _is_dateline(text: str) -> bool:
+    """A line that dates, times or signs the article, or introduces something (ends with a colon), rather
+    than titling it."""
+    return bool(find_date(text) or _CLOCK.search(text) or find_author(text) or text.lower().startswith("by ")
+                or text.endswith(":"))
+
+
+_CLOCK = re.compile(r"\b\d{1,2}:\d\d\b")
+
+
+def _pick_title(head: list[_Unit]) -> int | None:
+    """Index of the headline when nothing in the page points to it: a markdown heading if any, else the
+    longest heading-shaped line of the page's head."""
+    for i, u in enumerate(head):
+        if u.text.startswith("#") and u.text.lstrip("#").strip():
+            return i
+    candidates = sorted(
+        (i for i, u in enumerate(head) if u.kind in ("short", "prose") and 3 <= u.words <= 30),
+        key=lambda i: -head[i].words,
+    )
+    return next((i for i in candidates if not _is_dateline(head[i].text)), None)
+
+
+def _dateline_date(units: list[_Unit], headline: int | None, first: int) -> datetime | None:
+    """The publication date: the first dateline after the headline that the page's title repeats (down to the
+    article's second paragraph), or, with no such headline, the one nearest above the article's first paragraph
+    (or at the start of its first two); else the "updated" date found the same way; else the first date of the
+    page's head. Today's date in the page's top bar and the dates of teasers around the article are further off."""
+    if headline is not None:
+        near = units[headline + 1 : first + 2]
+    else:
+        near = units[max(0, first - _TITLE_WINDOW) : first][::-1] + units[first : first + 2]
+    return _first_date(near) or _first_date(near, updated=True) or _first_date(units[: first + 2])
+
+
+# A dateline is a short line: a byline and a date with a time and an "updated" part reach about twenty words.
+_DATELINE_WORDS = 20
+
+
+def _first_date(units: list[_Unit], updated: bool = False) -> datetime | None:
+    """The first date written on a short line (dateline) or at the start of a paragraph, before any
+    "updated" or "modified" word of the line (that date is a change, not the publication) unless `updated`."""
+    for u in units:
+        if u.words <= _DATELINE_WORDS or u.kind == "prose":
+            text = u.text if u.words <= _DATELINE_WORDS else u.text[:80]
+            found = find_date(text if updated else published_part(text))
             if found:
                 return found
     return None

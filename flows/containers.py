@@ -34,8 +34,9 @@ DOCUMENT_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _WARC_LINE = b"\nWARC/1."
 _BLOCK = 1 << 20
-# Errors of a broken record: warcio's, zlib's and gzip's (a corrupt or truncated member).
-BROKEN_RECORD = (ArchiveLoadFailed, zlib.error, EOFError, OSError, ValueError)
+# Errors of a broken record: warcio's, zlib's and gzip's (a corrupt or truncated member); warcio fails on a header cut
+# short (no WARC-Target-URI, say) with AttributeError or TypeError.
+BROKEN_RECORD = (ArchiveLoadFailed, zlib.error, EOFError, OSError, ValueError, AttributeError, TypeError)
 
 
 class RecordRef(NamedTuple):
@@ -255,7 +256,7 @@ def _warc_entries(fh: BinaryIO, start: int, gzipped: bool, max_bytes: int) -> It
             offset = records.offset  # the broken record's start: warcio moves it past each record it finished
             pos = _next_start(fh, offset + 1, gzipped)
             yield _Entry(f"@{offset}", offset, (pos or size) - offset, complete=pos is not None,
-                         problem=f"unreadable WARC record at byte {offset}: {str(err).strip() or type(err).__name__}")
+                         problem=f"unreadable WARC record at byte {offset}: {_said(err)}")
 
 
 def _warc_entry(records: ArchiveIterator, record, offset: int, max_bytes: int) -> _Entry:
@@ -278,6 +279,14 @@ def _warc_entry(records: ArchiveIterator, record, offset: int, max_bytes: int) -
         return _Entry(key, offset, length,
                       problem=f"record too large: {record.length} bytes, over the max_file_bytes limit of {max_bytes}")
     return _Entry(key, offset, length, digest.hexdigest(), skip=skip)
+
+
+def _said(err: Exception) -> str:
+    """An error's first line, printable and short: warcio quotes the bytes it could not parse, binary included."""
+    if isinstance(err, (AttributeError, TypeError)):
+        return "malformed or truncated WARC header"
+    line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    return "".join(c if c.isprintable() else "?" for c in line)[:120]
 
 
 def warc_skip_reason(record) -> str | None:

@@ -34,6 +34,8 @@ DOCUMENT_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _WARC_LINE = b"\nWARC/1."
 _BLOCK = 1 << 20
+# What warcio says of a gzip member that goes on past its record.
+_WHOLE_GZIP = "non-chunked gzip file detected"
 # Errors of a broken record: warcio's, zlib's and gzip's (a corrupt or truncated member); warcio fails on a header cut
 # short (no WARC-Target-URI, say) with AttributeError or TypeError.
 BROKEN_RECORD = (ArchiveLoadFailed, zlib.error, EOFError, OSError, ValueError, AttributeError, TypeError)
@@ -240,19 +242,32 @@ def _warc_entries(fh: BinaryIO, start: int, gzipped: bool, max_bytes: int) -> It
     while pos is not None and pos < size:
         fh.seek(pos)
         records = ArchiveIterator(fh)
+        # A record is passed on once the next one parsed: warcio finds a WARC gzipped whole (not a member a record)
+        # only then, and the offsets it gave the first record are not a member's.
+        held: _Entry | None = None
         try:
             for record in records:
+                if held:
+                    yield held
                 offset = records.offset
-                entry = _warc_entry(records, record, offset, max_bytes)
-                if entry.problem is None:
-                    yield entry
+                held = _warc_entry(records, record, offset, max_bytes)
+                if held.problem is None:
                     continue
                 pos = _next_start(fh, offset + 1, gzipped)
-                yield entry._replace(complete=pos is not None)
+                yield held._replace(complete=pos is not None)
+                held = None
                 break
             else:
+                if held:
+                    yield held
                 return
         except BROKEN_RECORD as err:
+            if _WHOLE_GZIP in str(err):
+                yield _Entry(f"@{pos}", pos, size - pos, problem="gzip member holds more than one WARC record (the file "
+                             "was gzipped whole): split it a record a member with `warcio recompress`")
+                return
+            if held:
+                yield held
             offset = records.offset  # the broken record's start: warcio moves it past each record it finished
             pos = _next_start(fh, offset + 1, gzipped)
             yield _Entry(f"@{offset}", offset, (pos or size) - offset, complete=pos is not None,

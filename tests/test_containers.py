@@ -152,6 +152,12 @@ def test_each_kind_of_broken_warc_record_is_rejected_and_the_scan_goes_on_at_the
     assert [r.offset for r in refs(work)] == offsets[:3]
     assert [(r.record_offset, r.reason) for r in work.rejected] == [(offsets[3], "truncated WARC record: the file ends inside it")]
     assert work.scans[0].scanned_bytes == offsets[3]
+    # A WARC gzipped whole, not a member a record: one rejection that says how to split it.
+    (tmp_path / "whole.warc.gz").write_bytes(gzip.compress(text.encode()))
+    work = scan(tmp_path / "whole.warc.gz")
+    assert not refs(work) and [(r.source_path, r.reason) for r in work.rejected] == [
+        ("whole.warc.gz#@0", "gzip member holds more than one WARC record (the file was gzipped whole): "
+                             "split it a record a member with `warcio recompress`")]
     # A record over the size cap is rejected unread; its neighbours are not.
     write_warc(tmp_path / "big.warc.gz", lambda w: [response(w, "https://news.example/a", page(0)),
                                                     response(w, "https://news.example/b", page(1) * 50),

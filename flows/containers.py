@@ -78,6 +78,14 @@ class Work:
     unchanged: int = 0
     scans: list[ContainerScan] = field(default_factory=list)
 
+    def add(self, other: Work) -> None:
+        """Take in another part of the work list (a container's scan), after what this holds."""
+        self.items += other.items
+        self.rejected += other.rejected
+        self.skipped += other.skipped
+        self.unchanged += other.unchanged
+        self.scans += other.scans
+
     def documents(self) -> int:
         """Files and records to read."""
         return sum(item.weight for item in self.items)
@@ -115,16 +123,16 @@ def plan_work(files: list[FoundFile], states: dict[str, ContainerState], setting
     work = Work()
     for found in files:
         if is_container(found):
-            scan_container(found, states.get(found.source_path), settings, work)
+            work.add(scan_container(found, states.get(found.source_path), settings))
         else:
             work.items.append(found)
     return work
 
 
-def scan_container(found: FoundFile, state: ContainerState | None, settings: Settings, work: Work) -> None:
-    """Frame one container's new records into `work`: slices to read, records skipped, unchanged or rejected, and
-    the container's new state. A container that cannot be opened is one rejection."""
-    kind = file_format(found.source_path)
+def scan_container(found: FoundFile, state: ContainerState | None, settings: Settings) -> Work:
+    """One container's new records framed: slices to read, records skipped, unchanged or rejected, and the
+    container's new state. A container that cannot be read to its end is one rejection (retried next run)."""
+    kind, out = file_format(found.source_path), Work()
     try:
         with open(found.path, "rb") as raw:
             # Offsets are those of the bytes a record is framed in: a feed's decompressed lines, a WARC's members.
@@ -132,15 +140,16 @@ def scan_container(found: FoundFile, state: ContainerState | None, settings: Set
             start, lines, digest = _resume(stream, state)
             entries = (_feed_entries(stream, start, lines, settings.max_file_bytes) if kind == "jsonl"
                        else _warc_entries(raw, start, _gzipped(found), settings.max_file_bytes))
-            end, n_records, refs = _sort_entries(found, entries, state, start, lines, work)
+            end, n_records, refs = _sort_entries(found, entries, state, start, lines, out)
             _hash_range(stream, start, end, digest)
-    except OSError as err:
-        work.rejected.append(Rejection(found.source_path, f"cannot read file: {err.strerror or err}",
-                                       size=found.size, mtime_ns=found.mtime_ns))
-        return
-    work.items += [RecordSlice(found, kind, tuple(refs[i:i + settings.chunk_files]))
-                   for i in range(0, len(refs), settings.chunk_files)]
-    work.scans.append(ContainerScan(found.source_path, found.size, found.mtime_ns, end, n_records, digest.hexdigest()))
+    except Exception as err:  # one container must never stop the others
+        reason = (f"cannot read file: {err.strerror or err}" if isinstance(err, OSError)
+                  else f"failed while scanning: {type(err).__name__}: {err}")
+        return Work(rejected=[Rejection(found.source_path, reason, size=found.size, mtime_ns=found.mtime_ns)])
+    out.items = [RecordSlice(found, kind, tuple(refs[i:i + settings.chunk_files]))
+                 for i in range(0, len(refs), settings.chunk_files)]
+    out.scans.append(ContainerScan(found.source_path, found.size, found.mtime_ns, end, n_records, digest.hexdigest()))
+    return out
 
 
 def _sort_entries(found: FoundFile, entries: Iterator[_Entry], state: ContainerState | None, start: int, lines: int,
@@ -249,13 +258,14 @@ def _warc_entries(fh: BinaryIO, start: int, gzipped: bool, max_bytes: int) -> It
             for record in records:
                 if held:
                     yield held
+                    held = None
                 offset = records.offset
-                held = _warc_entry(records, record, offset, max_bytes)
-                if held.problem is None:
+                entry = _warc_entry(records, record, offset, max_bytes)
+                if entry.problem is None:
+                    held = entry
                     continue
                 pos = _next_start(fh, offset + 1, gzipped)
-                yield held._replace(complete=pos is not None)
-                held = None
+                yield entry._replace(complete=pos is not None)
                 break
             else:
                 if held:
@@ -286,7 +296,7 @@ def _warc_entry(records: ArchiveIterator, record, offset: int, max_bytes: int) -
     # Up to where the next record starts: the blank lines after an uncompressed record included.
     length = records.offset - offset
     if truncated:
-        return _Entry(key, offset, length, problem="truncated WARC record: the file ends inside it")
+        return _Entry(key, offset, length, problem="truncated or corrupt WARC record: its content ends before its Content-Length")
     if records.err_count > errors:  # warcio found no blank line where Content-Length says the record ends
         return _Entry(key, offset, length, problem="bad WARC record length: Content-Length does not end at the record's end")
     skip = warc_skip_reason(record)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import random
 import re
 import sys
 from pathlib import Path
@@ -135,6 +136,18 @@ def test_each_kind_of_broken_warc_record_is_rejected_and_the_scan_goes_on_at_the
     assert [r.offset for r in refs(work)] == [0, offsets[2], offsets[3]]
     ((rejected, reason),) = [(r.record_offset, r.reason) for r in work.rejected]
     assert rejected == offsets[1] and reason.startswith(f"unreadable WARC record at byte {offsets[1]}: ")
+    # A large record whose member is corrupt near its end: warcio stops its content there.
+    rng = random.Random(1)
+    words = lambda: " ".join("".join(rng.choices("abcdefghij", k=7)) for _ in range(20_000))  # noqa: E731
+    offsets = write_warc(tmp_path / "late.warc.gz", lambda w: [
+        response(w, f"https://news.example/{n}", f"<html><body><p>{words()}</p></body></html>".encode()) for n in range(3)])
+    data = bytearray((tmp_path / "late.warc.gz").read_bytes())
+    data[offsets[2] - 400:offsets[2] - 380] = bytes(b ^ 0x55 for b in data[offsets[2] - 400:offsets[2] - 380])
+    (tmp_path / "late.warc.gz").write_bytes(data)
+    work = scan(tmp_path / "late.warc.gz", max_file_bytes=10**6)
+    assert [r.offset for r in refs(work)] == [0, offsets[2]]
+    assert [(r.record_offset, r.reason) for r in work.rejected] == [
+        (offsets[1], "truncated or corrupt WARC record: its content ends before its Content-Length")]
     # A Content-Length too short, and one too long, in an uncompressed WARC.
     offsets = write_warc(tmp_path / "ok.warc", pages(4), gzipped=False)
     text = (tmp_path / "ok.warc").read_bytes().decode()
@@ -150,7 +163,7 @@ def test_each_kind_of_broken_warc_record_is_rejected_and_the_scan_goes_on_at_the
     (tmp_path / "cut.warc.gz").write_bytes((tmp_path / "cut.warc.gz").read_bytes()[:offsets[3] + 300])
     work = scan(tmp_path / "cut.warc.gz")
     assert [r.offset for r in refs(work)] == offsets[:3]
-    assert [(r.record_offset, r.reason) for r in work.rejected] == [(offsets[3], "truncated WARC record: the file ends inside it")]
+    assert [(r.record_offset, r.reason) for r in work.rejected] == [(offsets[3], "truncated or corrupt WARC record: its content ends before its Content-Length")]
     assert work.scans[0].scanned_bytes == offsets[3]
     # A WARC gzipped whole, not a member a record: one rejection that says how to split it.
     (tmp_path / "whole.warc.gz").write_bytes(gzip.compress(text.encode()))
@@ -166,6 +179,23 @@ def test_each_kind_of_broken_warc_record_is_rejected_and_the_scan_goes_on_at_the
     assert len(refs(work)) == 2
     ((reason,),) = [(r.reason,) for r in work.rejected]
     assert re.fullmatch(r"record too large: \d+ bytes, over the max_file_bytes limit of 2000", reason)
+
+
+def test_a_container_that_fails_while_scanning_is_one_rejection_and_the_others_are_scanned(tmp_path: Path, monkeypatch):
+    from flows import containers
+
+    def broken(*args):
+        yield from ()
+        raise RuntimeError("disk on fire")
+
+    write_warc(tmp_path / "a.warc.gz", pages(2))
+    (tmp_path / "b.jsonl").write_text(json.dumps({"text": "story"}) + "\n")
+    monkeypatch.setattr(containers, "_warc_entries", broken)
+    work = plan_work([found(tmp_path / "a.warc.gz", tmp_path), found(tmp_path / "b.jsonl", tmp_path)], {}, Settings())
+    assert [(r.source_path, r.reason, r.sha256) for r in work.rejected] == [
+        ("a.warc.gz", "failed while scanning: RuntimeError: disk on fire", None)]
+    assert [(piece.container.source_path, piece.weight) for piece in work.items] == [("b.jsonl", 1)]
+    assert [s.source_path for s in work.scans] == ["b.jsonl"]
 
 
 def test_a_feed_line_over_the_cap_and_a_corrupt_gzip_feed_are_rejected_with_their_line(tmp_path: Path):

@@ -95,7 +95,7 @@ def warc_record(data: bytes, max_bytes: int) -> dict:
     """One WARC response record (its bytes as the scan framed them): the HTTP body decoded, charset from the HTTP
     headers first; the URL given, the fetch date a fallback for `published`."""
     record = next(iter(ArchiveIterator(io.BytesIO(data))))
-    # content_stream undoes chunked transfer and gzip/deflate/brotli content encoding, as the page was served.
+    # content_stream undoes chunked transfer and gzip or deflate content encoding (brotli only with the brotli package).
     body = record.content_stream().read(max_bytes + 1)
     if len(body) > max_bytes:
         raise ValueError(f"record too large: over the max_file_bytes limit of {max_bytes} bytes once decoded")

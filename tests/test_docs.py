@@ -94,5 +94,5 @@ def test_the_feeds_and_crawls_example_query_runs_on_a_crawl(tmp_path, prefect_ha
         for n, text in enumerate(own)])
     ingest_flow(str(raw), str(tmp_path / "w.duckdb"))
     rows = table(tmp_path / "w.duckdb", query)
-    assert [(url, seen) for _, url, _, seen in rows] == [("https://news.example/0", 0), ("https://news.example/1", 1)]
+    assert [(url, shared) for _, url, _, shared in rows] == [("https://news.example/0", 1), ("https://news.example/1", 1)]
     assert all(record_id.startswith("<urn:uuid:") and published for record_id, _, published, _ in rows)

@@ -135,8 +135,9 @@ def main() -> None:
         print(out)
     print(f"{pages:,} pages in {seconds:.0f} s: {pages / seconds:.1f} records/s, peak resident memory {peak:,.0f} MiB")
     row = ["pages as .html files" if args.as_files else warc.name, f"{size / 1e6:,.0f}", f"{pages:,}", f"{seconds:.0f}", f"{pages / seconds:.1f}", f"{peak:,.0f}"]
-    body = ("`docdedup run` in a child process on one WARC of generated pages (a request, a response and a metadata "
-            "record a page; a 404 every twentieth).\n\n"
+    what = ("the pages of that WARC as .html files" if args.as_files else
+            "one WARC of generated pages (a request, a response and a metadata record a page; a 404 every twentieth)")
+    body = (f"`docdedup run` in a child process on {what}.\n\n"
             + table(["file", "MB", "pages", "wall s", "records/s", "peak MiB"], [row]))
     if args.markdown:
         write_section(f"warc_scale.py{' --as-files' if args.as_files else ''}", command_line(), body)

@@ -185,6 +185,7 @@ def format_summary(s: dict, warehouse: Path) -> str:
         f"run {s['run_id']} -> {warehouse}\n"
         f"files: {s['files_new']} new, {s['files_unchanged']} skipped (unchanged), {s['files_rejected']} rejected"
         + (f", {s['files_pending']} still being written (left for the next run)" if s.get("files_pending") else "")
+        + (f"; {s['records_skipped']} records skipped (not documents)" if s.get("records_skipped") else "")
         + "\n"
         f"paragraphs: {s['paragraphs_total']} total, {s.get('paragraphs_new', 0)} new, "
         f"{s.get('paragraphs_exact', 0)} exact duplicates, {s.get('paragraphs_near', 0)} near duplicates, "

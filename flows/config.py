@@ -106,6 +106,17 @@ class Settings:
     workers: int = 0
     # An existing Dask scheduler, e.g. tcp://10.0.0.5:8786; setting it alone selects the dask runner.
     dask_address: str = ""
+    # Field names of a JSON Lines record, each list tried in order (README "Feeds and crawls"). A record with
+    # markup is cleaned as HTML, else its text as text.
+    record_html_fields: tuple[str, ...] = ("html", "raw_html")
+    record_text_fields: tuple[str, ...] = ("text", "content", "body")
+    record_url_fields: tuple[str, ...] = ("url",)
+    record_title_fields: tuple[str, ...] = ("title",)
+    record_published_fields: tuple[str, ...] = ("published", "date")
+    record_author_fields: tuple[str, ...] = ("author",)
+    record_site_fields: tuple[str, ...] = ("site",)
+    record_language_fields: tuple[str, ...] = ("language",)
+    record_id_fields: tuple[str, ...] = ("id",)
     minhash: MinHashConfig = field(default_factory=MinHashConfig)
 
 
@@ -115,8 +126,10 @@ _TOP_KEYS = {f.name for f in fields(Settings)} - {"minhash"}
 
 
 def _parse(name: str, raw: Any, kind: Any, source: str) -> Any:
-    kind = {"Path": Path, "int": int, "float": float, "str": str}.get(kind, kind)
+    kind = {"Path": Path, "int": int, "float": float, "str": str, "tuple[str, ...]": tuple}.get(kind, kind)
     try:
+        if kind is tuple:
+            return _names(raw)
         if kind is Path:
             return Path(raw)
         if kind is int:
@@ -127,7 +140,19 @@ def _parse(name: str, raw: Any, kind: Any, source: str) -> Any:
             return float(raw)
         return str(raw)
     except (TypeError, ValueError):
-        raise ConfigError(f"{source}: {name} must be {kind.__name__}, got {raw!r}") from None
+        wanted = "a list of field names" if kind is tuple else kind.__name__
+        raise ConfigError(f"{source}: {name} must be {wanted}, got {raw!r}") from None
+
+
+def _names(raw: Any) -> tuple[str, ...]:
+    """A list of field names: a TOML array of strings, or one string of names separated by commas (env, CLI)."""
+    names = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise ValueError(raw)
+    out = tuple(n.strip() for n in names if n.strip())
+    if not out:
+        raise ValueError(raw)
+    return out
 
 
 def _apply(settings: Settings, values: Mapping[str, Any], source: str) -> Settings:

@@ -11,7 +11,10 @@ from pathlib import Path
 from flows.records import KnownFile, Rejection
 
 # Formats we ingest, by extension (case-insensitive); each may also come gzip-compressed (`story.html.gz`).
-EXTENSIONS = {".txt": "text", ".md": "text", ".html": "html", ".htm": "html"}
+# JSON Lines and WARC files are containers: each of their records is a document (flows/containers.py).
+EXTENSIONS = {".txt": "text", ".md": "text", ".html": "html", ".htm": "html",
+              ".jsonl": "jsonl", ".ndjson": "jsonl", ".warc": "warc"}
+CONTAINER_FORMATS = frozenset({"jsonl", "warc"})
 GZIP_SUFFIX = ".gz"
 # Names that editors, browsers and copy tools use while a file is still being written.
 TEMP_SUFFIXES = (".part", ".tmp", ".crdownload", ".download", ".swp", ".swx", "~")
@@ -27,6 +30,11 @@ class FoundFile:
     size: int
     mtime_ns: int
     known_sha256: frozenset[str] = frozenset()
+
+    @property
+    def weight(self) -> int:
+        """Documents it stands for in a chunk (a slice of a container's records stands for each of them)."""
+        return 1
 
 
 @dataclass
@@ -50,7 +58,8 @@ def is_candidate_name(name: str) -> bool:
 
 
 def file_format(name: str) -> str | None:
-    """'text' or 'html' by extension, looking through a `.gz` suffix; None for names we do not ingest."""
+    """'text', 'html', 'jsonl' or 'warc' by extension, looking through a `.gz` suffix; None for names we do not
+    ingest."""
     lower = name.lower().removesuffix(GZIP_SUFFIX)
     return EXTENSIONS.get(Path(lower).suffix)
 
@@ -128,6 +137,15 @@ def _relative(path: Path, raw_dir: Path) -> str:
     return path.relative_to(raw_dir).as_posix()
 
 
-def chunked(files: list[FoundFile], size: int) -> list[list[FoundFile]]:
-    """Split the work list into chunks of at most `size` files, in order."""
-    return [files[i : i + size] for i in range(0, len(files), size)]
+def chunked(items: list, size: int) -> list[list]:
+    """Split the work list (files, and slices of containers' records) into chunks of at most `size` documents by
+    their `weight`, in order; an item heavier than `size` is a chunk of its own."""
+    out: list[list] = []
+    held = size
+    for item in items:
+        if held + item.weight > size:
+            out.append([])
+            held = 0
+        out[-1].append(item)
+        held += item.weight
+    return out

@@ -16,6 +16,7 @@ from prefect.task_runners import TaskRunner
 from flows import warehouse
 from flows.config import Settings, load_settings
 from flows.dedup import collect_batch, plan_dedup
+from flows.containers import Work, container_paths, plan_work
 from flows.discover import Discovery, chunked, discover_files
 from flows.prepare import ChunkResult, merge_chunks, prepare_files, source_folder
 from flows.progress import file_progress
@@ -42,18 +43,18 @@ def dedup_and_load(con: duckdb.DuckDBPyConnection, run: warehouse.RunRecord, bat
     return counts
 
 
-def prepared_batches(found: Discovery, settings: Settings, runner: TaskRunner,
+def prepared_batches(found: Discovery, work: Work, settings: Settings, runner: TaskRunner,
                      templates: dict) -> Iterator[tuple[ChunkResult, bool]]:
-    """The run's files in batches of `batch_files`, each prepared by parallel chunk tasks on `runner`, with
-    whether it is the last; the next batch is already being prepared while the current one is deduplicated and
-    written. Chunks are merged in file order, whichever finishes first."""
-    batches = chunked(found.files, settings.batch_files) or [[]]
+    """The run's files and containers' records in batches of `batch_files` documents, each prepared by parallel
+    chunk tasks on `runner`, with whether it is the last; the next batch is already being prepared while the
+    current one is deduplicated and written. Chunks are merged in file order, whichever finishes first."""
+    batches = chunked(work.items, settings.batch_files) or [[]]
     submit = lambda files: runner.map(prepare_chunk, {  # noqa: E731
         "files": chunked(files, settings.chunk_files), "settings": unmapped(settings), "templates": unmapped(templates)})
     pending = submit(batches[0])
     for i in range(len(batches)):
         following = submit(batches[i + 1]) if i + 1 < len(batches) else None
-        yield merge_chunks(pending.result(), found.rejected if i == 0 else []), following is None
+        yield merge_chunks(pending.result(), found.rejected + work.rejected if i == 0 else []), following is None
         pending = following
 
 
@@ -75,17 +76,26 @@ def ingest_flow(raw: str | None = None, warehouse_path: str | None = None, optio
         log.info("discover: %d to read, %d unchanged, %d rejected, %d still being written (next run)",
                  len(found.files), found.unchanged, len(found.rejected), found.pending)
 
+        # 1b. scan JSON Lines and WARC files: their new records, in slices that chunk like files
+        work = plan_work(found.files, warehouse.container_states(con, container_paths(found.files)), settings)
+        log.info("scan: %d records to read, %d unchanged, %d rejected, skipped: %s",
+                 work.records(), work.unchanged, len(work.rejected), dict(work.skipped))
+
         # Template passages learned from each source folder's files so far, dropped from its new files.
         templates = warehouse.template_hashes(con, settings, {source_folder(f.source_path) for f in found.files})
-        counts, seconds, dropped = Counter(files_unchanged=found.unchanged), Counter(), 0
+        counts = Counter(files_unchanged=found.unchanged + work.unchanged, records_skipped=work.skipped.total())
+        seconds, dropped = Counter(), 0
         # 2. read -> clean -> split -> fingerprint, one task per chunk of files on the configured task runner
-        with chunk_runner(settings) as runner, file_progress(len(found.files) + len(found.rejected)) as advance:
-            for batch, last in prepared_batches(found, settings, runner, templates):
+        todo = work.documents() + len(found.rejected) + len(work.rejected)
+        with chunk_runner(settings) as runner, file_progress(todo) as advance:
+            for batch, last in prepared_batches(found, work, settings, runner, templates):
                 # 3. dedup against the batch and everything stored, 4. write, and commit: whole files only.
-                #    The runs row goes in the last batch's transaction, so a run of one batch is all or nothing.
+                #    The containers' new states and the runs row go in the last batch's transaction, so a run
+                #    of one batch is all or nothing, and a container is read again from where it was until then.
                 with warehouse.transaction(con):
                     counts += dedup_and_load(con, run, batch, settings)
-                    summary = {"run_id": run.run_id, **warehouse.finish_run(con, run, counts)} if last else None
+                    summary = ({"run_id": run.run_id, **warehouse.finish_run(con, run, counts, work.scans)}
+                               if last else None)
                 seconds += batch.seconds
                 dropped += batch.template_paragraphs
                 advance(len(batch.documents) + len(batch.rejections) + len(batch.unchanged))

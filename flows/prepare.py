@@ -7,15 +7,17 @@ import hashlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Iterator, Mapping
 
 import numpy as np
 
 from flows.clean import clean_document
 from flows.config import Settings
+from flows.containers import RecordSlice
 from flows.discover import FoundFile
 from flows.fingerprint import content_hash, fingerprint_paragraphs, sentence_keys
 from flows.read import RawDocument, read_file
+from flows.read_records import read_slice
 from flows.records import DocumentRow, Rejection, Unchanged
 from flows.split import normalize_paragraphs, split_paragraphs
 
@@ -55,17 +57,17 @@ def document_id(source_path: str, sha256: str) -> str:
     return hashlib.sha256(f"{source_path}\n{sha256}".encode()).hexdigest()[:16]
 
 
-def prepare_files(files: list[FoundFile], settings: Settings,
+def prepare_files(files: list[FoundFile | RecordSlice], settings: Settings,
                   templates: Mapping[str, frozenset[int]] | None = None) -> ChunkResult:
-    """Read, clean, split and fingerprint a chunk of files; a failing file becomes a rejection, never an error.
+    """Read, clean, split and fingerprint a chunk of files and slices of containers' records; a failing file or
+    record becomes a rejection, never an error.
 
     `templates` holds each source folder's template passages (warehouse.template_hashes), dropped here."""
     out = ChunkResult()
     cleaned: list[tuple[DocumentRow, list[str]]] = []
     dropped: list[bool] = []  # whether template passages were all the file had
     clock = time.perf_counter()
-    for found in files:
-        read = read_file(found, settings.max_file_bytes)
+    for read in _read_items(files, settings):
         clock = _lap(out.seconds, "read", clock)
         if isinstance(read, (Rejection, Unchanged)):
             (out.rejections if isinstance(read, Rejection) else out.unchanged).append(read)
@@ -78,7 +80,7 @@ def prepare_files(files: list[FoundFile], settings: Settings,
             dropped.append(bool(paragraphs) and not kept)
         except Exception as err:  # one bad file must never stop the others
             out.rejections.append(Rejection(read.source_path, f"failed while cleaning: {type(err).__name__}: {err}",
-                                            read.sha256, read.size, read.mtime_ns))
+                                            read.sha256, read.size, read.mtime_ns, read.container, read.record_offset))
         clock = _lap(out.seconds, "clean", clock)
     prepared = fingerprint_documents(cleaned, settings)
     _lap(out.seconds, "fingerprint", clock)
@@ -86,10 +88,20 @@ def prepare_files(files: list[FoundFile], settings: Settings,
         if doc is None:
             reason = ("every paragraph is a template passage of its source folder" if templated else
                       "no article text found after removing boilerplate")
-            out.rejections.append(Rejection(row.source_path, reason, row.sha256, row.size_bytes, row.mtime_ns))
+            out.rejections.append(Rejection(row.source_path, reason, row.sha256, row.size_bytes, row.mtime_ns,
+                                            row.container, row.record_offset))
         else:
             out.documents.append(doc)
     return out
+
+
+def _read_items(items: list[FoundFile | RecordSlice], settings: Settings) -> Iterator[RawDocument | Rejection | Unchanged]:
+    """Each file read whole, each record of a slice read in turn."""
+    for item in items:
+        if isinstance(item, RecordSlice):
+            yield from read_slice(item, settings)
+        else:
+            yield read_file(item, settings.max_file_bytes)
 
 
 def source_folder(source_path: str) -> str:
@@ -125,7 +137,8 @@ def clean_and_split(raw: RawDocument) -> tuple[DocumentRow, list[str]]:
     metadata = {f.name: getattr(clean, f.name) for f in dataclasses.fields(clean) if f.name in _ROW_FIELDS}
     row = DocumentRow(doc_id=document_id(raw.source_path, raw.sha256), source_path=raw.source_path, sha256=raw.sha256,
                       size_bytes=raw.size, mtime_ns=raw.mtime_ns, format=raw.format, encoding=raw.encoding,
-                      cleaner=clean.method, n_paragraphs=0, **metadata)
+                      cleaner=clean.method, n_paragraphs=0, container=raw.container,
+                      record_offset=raw.record_offset, record_id=raw.record_id, **metadata)
     return row, split_paragraphs(clean.body)
 
 

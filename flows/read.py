@@ -47,8 +47,14 @@ class RawDocument:
     encoding: str
     content: str
     # Fields of the `<file name>.meta.json` sidecar beside the file, if there is one (checked; `published`
-    # already a datetime): see read_sidecar.
+    # already a datetime): see read_sidecar. A record's given metadata (a feed's fields, a WARC's URL) too.
     sidecar: dict = field(default_factory=dict)
+    # Metadata used only where the page states none (a WARC's fetch date for `published`).
+    fallback: dict = field(default_factory=dict)
+    # A record of a JSON Lines or WARC file: that file, the record's byte offset and its id.
+    container: str | None = None
+    record_offset: int | None = None
+    record_id: str | None = None
 
 
 def read_file(found: FoundFile, max_bytes: int) -> RawDocument | Unchanged | Rejection:
@@ -79,14 +85,17 @@ def read_file(found: FoundFile, max_bytes: int) -> RawDocument | Unchanged | Rej
     text = text.replace("\x00", "")  # a stray NUL is never text, and DuckDB strings cannot hold it
     if not text.strip():
         return reject("empty file (only whitespace)", sha)
-    fmt = file_format(found.source_path) or "text"
-    if fmt == "text" and _HTML_START.match(text[:2000]):
-        fmt = "html"
+    fmt = sniffed_format(file_format(found.source_path) or "text", text)
     try:
         sidecar = read_sidecar(Path(found.path))
     except ValueError as err:
         return reject(str(err), sha)
     return RawDocument(found.source_path, sha, found.size, found.mtime_ns, fmt, encoding, text, sidecar)
+
+
+def sniffed_format(fmt: str, text: str) -> str:
+    """'html' for text that starts like an HTML page (saved as .txt, or given as a feed's text), else `fmt`."""
+    return "html" if fmt == "text" and _HTML_START.match(text[:2000]) else fmt
 
 
 # What a sidecar may set: the documents columns a crawler knows better than the page.
@@ -119,11 +128,19 @@ def read_sidecar(path: Path) -> dict:
 
 
 def _iso_datetime(value: str, name: str) -> datetime:
+    """A sidecar's `published` as iso_datetime reads it; the error names the sidecar."""
+    try:
+        return iso_datetime(value)
+    except ValueError as err:
+        raise ValueError(f"bad sidecar {name}: {err}") from None
+
+
+def iso_datetime(value: str) -> datetime:
     """An ISO 8601 date or date-time as a naive UTC datetime (a time zone is converted to UTC)."""
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise ValueError(f"bad sidecar {name}: published must be an ISO 8601 date such as 2025-03-01 "
+        raise ValueError(f"published must be an ISO 8601 date such as 2025-03-01 "
                          f"or 2025-03-01T09:30:00Z, not {value!r}") from None
     return parsed.astimezone(timezone.utc).replace(tzinfo=None) if parsed.tzinfo else parsed
 

@@ -49,6 +49,9 @@ class Rejection:
     sha256: str | None = None
     size: int | None = None
     mtime_ns: int | None = None
+    # A record of a JSON Lines or WARC file: that file, and the record's byte offset in it.
+    container: str | None = None
+    record_offset: int | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,29 @@ class Unchanged:
     sha256: str
     size: int
     mtime_ns: int
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """How far the warehouse has read a JSON Lines or WARC file (the `containers` table), and the records of it
+    that it holds or rejected for their content: (source_path, sha256) pairs."""
+
+    scanned_bytes: int
+    n_records: int
+    prefix_sha256: str
+    known: frozenset[tuple[str, str]] = frozenset()
+
+
+@dataclass(frozen=True)
+class ContainerScan:
+    """A container's state after this run's scan, written with the run's last batch."""
+
+    source_path: str
+    size_bytes: int
+    mtime_ns: int
+    scanned_bytes: int
+    n_records: int
+    prefix_sha256: str
 
 
 @dataclass(frozen=True)
@@ -81,6 +107,10 @@ class DocumentRow:
     language: str | None
     n_paragraphs: int
     clean_fallback: bool = False  # see Extraction.clean_fallback
+    # A record of a JSON Lines or WARC file (None for a file read whole): migration 014.
+    container: str | None = None
+    record_offset: int | None = None
+    record_id: str | None = None
 
 
 # The records made once a paragraph or a variant are NamedTuples: immutable, like a frozen dataclass, and made in a

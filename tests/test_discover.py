@@ -13,10 +13,12 @@ def _touch(path: Path, text: str = "x") -> Path:
 
 def test_finds_supported_files_recursively_and_ignores_hidden_and_temporary(tmp_path: Path):
     for name in ["a.txt", "sub/b.HTML", "sub/deeper/c.md", "d.htm", "notes.pdf", ".hidden.txt",
-                 "e.txt.part", "f.tmp", "g.txt~", "~$h.txt", ".git/i.txt", "a.meta.json"]:
+                 "e.txt.part", "f.tmp", "g.txt~", "~$h.txt", ".git/i.txt", "a.meta.json",
+                 "feeds/f.jsonl", "feeds/g.ndjson.gz", "crawl/c.warc.gz", "crawl/d.WARC"]:
         _touch(tmp_path / name)
     found = discover_files(tmp_path, [])
-    assert [f.source_path for f in found.files] == ["a.txt", "d.htm", "sub/b.HTML", "sub/deeper/c.md"]
+    assert [f.source_path for f in found.files] == ["a.txt", "d.htm", "crawl/c.warc.gz", "crawl/d.WARC",
+                                                    "feeds/f.jsonl", "feeds/g.ndjson.gz", "sub/b.HTML", "sub/deeper/c.md"]
     assert found.ignored == 7  # .git is never walked
     assert not found.rejected
 
@@ -51,8 +53,16 @@ def test_candidate_names():
     assert not is_candidate_name(".#story.txt")
 
 
-def test_chunks_keep_order_and_size():
-    assert chunked(list(range(5)), 2) == [[0, 1], [2, 3], [4]]
+def test_chunks_keep_order_and_size_counting_a_slice_of_records_by_its_records():
+    from flows.containers import RecordRef, RecordSlice
+    from flows.discover import FoundFile
+
+    files = [FoundFile(Path(f"{i}.txt"), f"{i}.txt", 1, 0) for i in range(5)]
+    assert chunked(files, 2) == [files[0:2], files[2:4], files[4:]]
+    feed = FoundFile(Path("f.jsonl"), "f.jsonl", 1, 0)
+    three = RecordSlice(feed, "jsonl", tuple(RecordRef(str(n), n, 1, "") for n in range(3)))
+    one = RecordSlice(feed, "jsonl", (RecordRef("4", 4, 1, ""),))
+    assert chunked([files[0], three, one, files[1]], 2) == [[files[0]], [three], [one, files[1]]]
 
 
 def test_hostile_entries_are_rejected_with_reasons_not_crashes(tmp_path: Path):

@@ -76,3 +76,23 @@ def test_every_setting_is_in_the_readmes_configuration_table():
     # scheme and hash are part of a signature's recorded recipe, with one allowed value each: not a user's choice.
     keys += [f.name for f in dataclasses.fields(MinHashConfig) if f.name not in ("scheme", "hash")]
     assert [k for k in keys if f"`{k}`" not in table] == []
+
+
+def test_the_feeds_and_crawls_example_query_runs_on_a_crawl(tmp_path, prefect_harness):
+    from conftest import table
+    from test_containers import response, write_warc
+
+    query = re.search(r"```sql\n(.*?)```", _section("Feeds and crawls"), re.S).group(1)
+    shared = "The ferry terminal opened to passengers on Tuesday, harbor officials said, three years after a storm."
+    own = ["The first boat left at six in the morning with forty passengers on board and a brass band on the quay.",
+           "Shop owners along the quay expect a busy summer now that the boats run every hour again, they said."]
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    write_warc(raw / "crawl.warc.gz", lambda w: [
+        response(w, f"https://news.example/{n}",
+                 f"<html><body><article><p>{shared}</p><p>{text}</p></article></body></html>".encode())
+        for n, text in enumerate(own)])
+    ingest_flow(str(raw), str(tmp_path / "w.duckdb"))
+    rows = table(tmp_path / "w.duckdb", query)
+    assert [(url, shared) for _, url, _, shared in rows] == [("https://news.example/0", 1), ("https://news.example/1", 1)]
+    assert all(record_id.startswith("<urn:uuid:") and published for record_id, _, published, _ in rows)

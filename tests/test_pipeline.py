@@ -66,10 +66,16 @@ def test_chunks_and_batches_do_not_change_the_warehouse(seeds_copy: Path, tmp_pa
 
 def test_every_task_runner_gives_the_same_warehouse(seeds_copy: Path, tmp_path: Path):
     """Threads, a process pool, a local Dask cluster of 2 workers the flow starts, and an existing Dask scheduler
-    load the same rows, canonicals included."""
+    load the same rows, canonicals included; a feed's records too, its 3 lines over two chunks."""
+    import json
+
     from distributed import LocalCluster
 
     shutil.copytree(EXAMPLES, seeds_copy / "examples")
+    (seeds_copy / "feeds").mkdir()
+    (seeds_copy / "feeds" / "wire.jsonl").write_text("".join(
+        json.dumps({"text": f"Wire story {n}: the harbor ferry terminal opens in spring, officials said on day {n}."}) + "\n"
+        for n in range(3)))
     snapshots = {}
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster:
         runners = {"threads": {"task_runner": "threads"}, "processes": {"task_runner": "processes"},
@@ -77,7 +83,7 @@ def test_every_task_runner_gives_the_same_warehouse(seeds_copy: Path, tmp_path: 
         for name, options in runners.items():
             db = tmp_path / f"{name}.duckdb"
             summary = ingest_flow(str(seeds_copy), str(db), {**options, "workers": 2, "chunk_files": 2})
-            assert (summary["files_new"], summary["files_rejected"]) == (10, 0)
+            assert (summary["files_new"], summary["files_rejected"]) == (13, 0)
             assert {"read", "clean", "fingerprint", "dedup", "load"} <= set(summary["seconds"])
             snapshots[name] = snapshot(db)
     for name in ("processes", "dask", "dask-address"):

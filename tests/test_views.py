@@ -169,11 +169,17 @@ def test_an_older_warehouse_upgrades_in_place_and_keeps_every_row(tmp_path: Path
         pass
     assert table(db, "SELECT version FROM schema_migrations ORDER BY 1") == [(v,) for v, _, _ in all_migrations]
     # Every old row is still there; columns added later take their defaults.
-    added = {"runs": "paragraphs_contained", "paragraph_fingerprints": "norm, banded", "documents": "clean_fallback"}
+    added = {"runs": "paragraphs_contained, records_skipped", "paragraph_fingerprints": "norm, banded",
+             "documents": "clean_fallback, container, record_offset, record_id",
+             "rejected_files": "container, record_offset"}
     after = {t: sorted(table(db, f"SELECT * {f'EXCLUDE ({added[t]})' if t in added else ''} FROM {t}"), key=repr) for t in tables}
     assert after == before
     assert table(db, "SELECT paragraphs_contained FROM runs") == [(0,)]
     assert table(db, "SELECT clean_fallback FROM documents") == [(False,), (False,)]
+    # 014: files read whole are no container's records; no container has been scanned yet.
+    assert table(db, "SELECT records_skipped FROM runs") == [(0,)]
+    assert table(db, "SELECT DISTINCT container, record_offset, record_id FROM documents") == [(None, None, None)]
+    assert table(db, "SELECT count(*) FROM containers") == [(0,)]
     # 009: each stored variant's normalised text, from one of its occurrences.
     assert table(db, "SELECT norm_hash, norm FROM paragraph_fingerprints ORDER BY 1") == [(11, "shared paragraph text about the bridge"), (12, "own text")]
     # 011: lsh_bands is gone; a fingerprint that had band keys there is marked as having them.

@@ -18,7 +18,7 @@ def clean_document(raw: RawDocument) -> Extraction:
     else:
         body, meta = clean_text(raw.content)
         out = Extraction(body, meta.title, meta.author, meta.published, None, None, None, "text")
-    out = with_sidecar(out, raw.sidecar)
+    out = with_sidecar(with_fallback(out, raw.fallback), raw.sidecar)
     body = _drop_title(out.body, out.title)
     if not normalize(body):
         # The cleaner kept nothing: rather than lose a page that holds prose, keep its most article-like span.
@@ -33,6 +33,11 @@ def clean_document(raw: RawDocument) -> Extraction:
 def with_sidecar(out: Extraction, sidecar: dict) -> Extraction:
     """The sidecar's fields (read.read_sidecar) override what was extracted; a null clears a field."""
     return dataclasses.replace(out, **sidecar)
+
+
+def with_fallback(out: Extraction, fallback: dict) -> Extraction:
+    """The fallback's fields fill only what extraction left empty (a WARC's fetch date never beats a stated date)."""
+    return dataclasses.replace(out, **{k: v for k, v in fallback.items() if getattr(out, k) is None})
 
 
 def _drop_title(body: str, title: str | None) -> str:

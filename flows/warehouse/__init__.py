@@ -4,6 +4,7 @@ from flows.warehouse.connection import (
     WarehouseError,
     check_settings,
     connect,
+    container_states,
     fts_extension,
     known_files,
     migrate,
@@ -26,7 +27,7 @@ from flows.warehouse.load import (
 from flows.warehouse.outputs import EXPORTED, export, search, status
 
 __all__ = [
-    "EXPORTED", "RUN_COUNTS", "RunRecord", "WarehouseError", "check_settings", "connect", "export",
+    "EXPORTED", "RUN_COUNTS", "RunRecord", "WarehouseError", "check_settings", "connect", "container_states", "export",
     "fetch_stored", "finish_run", "fts_extension", "index_of", "known_files", "load_run", "migrate", "migrations", "next_run_id",
     "query", "transaction", "schema_dir", "search", "status", "template_hashes", "write_batch",
 ]

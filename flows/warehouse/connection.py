@@ -14,7 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from flows.config import Settings
-from flows.records import KnownFile
+from flows.records import ContainerState, KnownFile
 from flows.recipes import content_hash, edge_texts, normalize_texts
 
 
@@ -211,10 +211,37 @@ def known_files(con: duckdb.DuckDBPyConnection) -> list[KnownFile]:
     once, not once a run.
     """
     rows = con.execute(
-        "SELECT source_path, sha256, size_bytes, mtime_ns FROM documents "
-        "UNION ALL SELECT source_path, sha256, size_bytes, mtime_ns FROM rejected_files WHERE sha256 IS NOT NULL"
+        "SELECT source_path, sha256, size_bytes, mtime_ns FROM documents WHERE container IS NULL "
+        "UNION ALL SELECT source_path, sha256, size_bytes, mtime_ns FROM rejected_files "
+        "WHERE sha256 IS NOT NULL AND container IS NULL "
+        # A JSON Lines or WARC file as last scanned: unchanged, it is skipped unread like a file.
+        "UNION ALL SELECT source_path, NULL, size_bytes, mtime_ns FROM containers"
     ).fetchall()
     return [KnownFile(*r) for r in rows]
+
+
+def container_states(con: duckdb.DuckDBPyConnection, paths: list[str]) -> dict[str, ContainerState]:
+    """How far each of these containers was read, and the (source_path, sha256) of its records stored or rejected
+    for their content (what a scan from its start passes over)."""
+    if not paths:
+        return {}
+    con.register("t_paths", pa.table({"container": pa.array(paths, pa.string())}))
+    try:
+        known: dict[str, set[tuple[str, str]]] = {}
+        for container, source_path, sha in con.execute(
+                """SELECT container, source_path, sha256 FROM documents JOIN t_paths USING (container)
+                   UNION ALL SELECT container, source_path, sha256 FROM rejected_files JOIN t_paths USING (container)
+                   WHERE sha256 IS NOT NULL""").fetchall():
+            known.setdefault(container, set()).add((source_path, sha))
+        scanned = con.execute(
+            """SELECT source_path, scanned_bytes, n_records, prefix_sha256 FROM containers c
+               JOIN t_paths p ON p.container = c.source_path""").fetchall()
+    finally:
+        con.unregister("t_paths")
+    states = {path: ContainerState(0, 0, "", frozenset(known[path])) for path in known}
+    for path, scanned_bytes, n_records, prefix in scanned:
+        states[path] = ContainerState(scanned_bytes, n_records, prefix, frozenset(known.get(path, ())))
+    return states
 
 
 def template_hashes(con: duckdb.DuckDBPyConnection, settings: Settings, sources: set[str]) -> dict[str, frozenset[int]]:

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from flows import __version__
-from flows.records import (Containers, DedupPlan, DocumentRow, Member, NewVariant, Rejection, Signatures, Stored,
+from flows.records import (ContainerScan, Containers, DedupPlan, DocumentRow, Member, NewVariant, Rejection, Signatures, Stored,
                            StoredCluster, Unchanged, Variants, agreeing, key_owners, order_key, without_cycle_collection)
 from flows.warehouse.connection import WarehouseError, _now, insert_rows
 from flows.warehouse.key_index import BANDS, INDEXES, SIGNATURES, KeyIndex, Spec, folder_of
@@ -309,8 +309,11 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: Spec, keys: np.ndarray, values:
                 f"WHERE table_name = '{spec.table}'")
 
 
-def finish_run(con: duckdb.DuckDBPyConnection, run: RunRecord, counts: Counter) -> dict[str, int]:
-    """The run's bookkeeping row, written last in its transaction; returns the run summary."""
+def finish_run(con: duckdb.DuckDBPyConnection, run: RunRecord, counts: Counter,
+               scans: list[ContainerScan] = ()) -> dict[str, int]:
+    """The run's bookkeeping row, written last in its transaction, after how far it read each container (`scans`):
+    a run that fails before keeps the old states, and the next run scans again from there. Returns the run summary."""
+    _record_containers(con, run, scans)
     summary = {k: int(counts.get(k, 0)) for k in RUN_COUNTS}
     row = {"run_id": run.run_id, "started_at": run.started_at, "finished_at": _now(), "raw_dir": run.raw_dir, **summary,
            "threshold": float(run.threshold), "minhash_config": run.minhash_config, "docdedup_version": __version__}
@@ -318,8 +321,19 @@ def finish_run(con: duckdb.DuckDBPyConnection, run: RunRecord, counts: Counter) 
     return summary
 
 
+def _record_containers(con: duckdb.DuckDBPyConnection, run: RunRecord, scans: list[ContainerScan]) -> None:
+    if not scans:
+        return
+    con.register("t_scans", pa.table({f: [getattr(s, f) for s in scans] for f in ContainerScan.__dataclass_fields__}))
+    try:
+        con.execute("DELETE FROM containers WHERE source_path IN (SELECT source_path FROM t_scans)")
+        con.execute(f"INSERT INTO containers BY NAME SELECT *, {int(run.run_id)} AS run_id FROM t_scans")
+    finally:
+        con.unregister("t_scans")
+
+
 RUN_COUNTS = [
-    "files_new", "files_unchanged", "files_rejected", "paragraphs_total",
+    "files_new", "files_unchanged", "files_rejected", "records_skipped", "paragraphs_total",
     "paragraphs_new", "paragraphs_exact", "paragraphs_near", "paragraphs_contained",
 ]
 
@@ -345,13 +359,16 @@ def _batch_tables(documents, plan: DedupPlan, rejections, unchanged) -> dict[str
     doc_cols = list(DocumentRow.__dataclass_fields__)
     new = Variants.of(plan.new_variants)
     return {
-        "t_docs": _arrow(documents, doc_cols, {"published": pa.timestamp("us"), "size_bytes": pa.int64(), "mtime_ns": pa.int64()}),
+        "t_docs": _arrow(documents, doc_cols, {"published": pa.timestamp("us"), "size_bytes": pa.int64(), "mtime_ns": pa.int64(),
+                                               "container": pa.string(), "record_offset": pa.int64(), "record_id": pa.string()}),
         "t_rej": pa.table({
             "source_path": pa.array([r.source_path for r in rejections], pa.string()),
             "sha256": pa.array([r.sha256 for r in rejections], pa.string()),
             "size_bytes": pa.array([r.size for r in rejections], pa.int64()),
             "mtime_ns": pa.array([r.mtime_ns for r in rejections], pa.int64()),
             "reason": pa.array([r.reason for r in rejections], pa.string()),
+            "container": pa.array([r.container for r in rejections], pa.string()),
+            "record_offset": pa.array([r.record_offset for r in rejections], pa.int64()),
         }),
         "t_unch": pa.table({
             "source_path": pa.array([u.source_path for u in unchanged], pa.string()),

@@ -39,8 +39,8 @@ def _ingest_options(p: argparse.ArgumentParser) -> None:
     _common(p)
     p.add_argument("--threshold", type=float, help="near-duplicate Jaccard threshold (default 0.4)")
     p.add_argument("--max-file-bytes", type=int, help="reject files larger than this (default 20 MiB)")
-    p.add_argument("--task-runner", choices=["threads", "processes", "dask"],
-                   help="where chunk tasks run (default threads, env DOCDEDUP_TASK_RUNNER)")
+    p.add_argument("--task-runner", choices=["auto", "threads", "processes", "dask"],
+                   help="where chunk tasks run (default auto: processes for a run of more than one chunk on several cores, else threads; env DOCDEDUP_TASK_RUNNER)")
     p.add_argument("--workers", type=int, help="parallel chunk tasks (default 0: one thread, or one process per core)")
     p.add_argument("--dask-address", metavar="ADDR", help="existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --task-runner dask)")
 

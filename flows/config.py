@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 
 # Where the per-chunk tasks (read, clean, split, fingerprint) run; README "Scaling".
-TASK_RUNNERS = ("threads", "processes", "dask")
+TASK_RUNNERS = ("auto", "threads", "processes", "dask")
 
 
 class ConfigError(ValueError):
@@ -100,8 +100,9 @@ class Settings:
     template_min_docs: int = 5
     # ... and in this share of them is the source's template, dropped from its later files.
     template_share: float = 0.6
-    # threads (default), processes, or dask: a local cluster, or the scheduler at dask_address.
-    task_runner: str = "threads"
+    # auto (default: processes for a run of more than one chunk on a machine of several cores, else threads),
+    # threads, processes, or dask: a local cluster, or the scheduler at dask_address.
+    task_runner: str = "auto"
     # Parallel chunk tasks (threads, processes or local Dask workers); 0: one thread, or one process per core.
     workers: int = 0
     # An existing Dask scheduler, e.g. tcp://10.0.0.5:8786; setting it alone selects the dask runner.

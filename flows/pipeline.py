@@ -87,7 +87,7 @@ def ingest_flow(raw: str | None = None, warehouse_path: str | None = None, optio
         seconds, dropped = Counter(), 0
         # 2. read -> clean -> split -> fingerprint, one task per chunk of files on the configured task runner
         todo = work.documents() + len(found.rejected) + len(work.rejected)
-        with chunk_runner(settings) as runner, file_progress(todo) as advance:
+        with chunk_runner(settings, work.documents()) as runner, file_progress(todo) as advance:
             for batch, last in prepared_batches(found, work, settings, runner, templates):
                 # 3. dedup against the batch and everything stored, 4. write, and commit: whole files only.
                 #    The containers' new states and the runs row go in the last batch's transaction, so a run

@@ -45,9 +45,23 @@ def test_task_runner_is_checked_and_a_dask_address_selects_dask():
     assert load_settings(env={"DOCDEDUP_TASK_RUNNER": "processes"}, project_file=None).task_runner == "processes"
     s = load_settings(env={"DOCDEDUP_DASK_ADDRESS": "tcp://10.0.0.5:8786"}, project_file=None)
     assert (s.task_runner, s.dask_address) == ("dask", "tcp://10.0.0.5:8786")
-    with pytest.raises(ConfigError, match="task_runner must be one of threads, processes, dask"):
+    with pytest.raises(ConfigError, match="task_runner must be one of auto, threads, processes, dask"):
         load_settings({"task_runner": "spark"}, env={}, project_file=None)
     with pytest.raises(ConfigError, match="dask_address needs task_runner dask"):
         load_settings({"task_runner": "threads", "dask_address": "tcp://h:8786"}, env={}, project_file=None)
     with pytest.raises(ConfigError, match="workers must be 0"):
         load_settings({"workers": -1}, env={}, project_file=None)
+
+
+def test_the_default_runner_is_a_process_per_core_for_runs_of_more_than_one_chunk(monkeypatch):
+    from flows.runners import runner_kind, worker_count
+
+    s = load_settings(env={}, project_file=None)
+    assert s.task_runner == "auto"
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert [runner_kind(s, n) for n in (0, s.chunk_files, s.chunk_files + 1)] == ["threads", "threads", "processes"]
+    assert (worker_count(s, "threads"), worker_count(s, "processes")) == (1, 2)
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert runner_kind(s, 10 * s.chunk_files) == "threads"
+    chosen = load_settings({"task_runner": "threads"}, env={}, project_file=None)
+    assert runner_kind(chosen, 10 * s.chunk_files) == "threads"

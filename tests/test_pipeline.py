@@ -65,8 +65,8 @@ def test_chunks_and_batches_do_not_change_the_warehouse(seeds_copy: Path, tmp_pa
 
 
 def test_every_task_runner_gives_the_same_warehouse(seeds_copy: Path, tmp_path: Path):
-    """Threads, a process pool, a local Dask cluster of 2 workers the flow starts, and an existing Dask scheduler
-    load the same rows, canonicals included; a feed's records too, its 3 lines over two chunks."""
+    """Threads, a process pool, the default (a process pool here: more than one chunk), a local Dask cluster of 2
+    workers the flow starts, and an existing Dask scheduler load the same rows, canonicals included; a feed's records too, its 3 lines over two chunks."""
     import json
 
     from distributed import LocalCluster
@@ -78,7 +78,7 @@ def test_every_task_runner_gives_the_same_warehouse(seeds_copy: Path, tmp_path: 
         for n in range(3)))
     snapshots = {}
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster:
-        runners = {"threads": {"task_runner": "threads"}, "processes": {"task_runner": "processes"},
+        runners = {"threads": {"task_runner": "threads"}, "processes": {"task_runner": "processes"}, "auto": {},
                    "dask": {"task_runner": "dask"}, "dask-address": {"dask_address": cluster.scheduler_address}}
         for name, options in runners.items():
             db = tmp_path / f"{name}.duckdb"
@@ -86,7 +86,7 @@ def test_every_task_runner_gives_the_same_warehouse(seeds_copy: Path, tmp_path: 
             assert (summary["files_new"], summary["files_rejected"]) == (13, 0)
             assert {"read", "clean", "fingerprint", "dedup", "load"} <= set(summary["seconds"])
             snapshots[name] = snapshot(db)
-    for name in ("processes", "dask", "dask-address"):
+    for name in ("processes", "auto", "dask", "dask-address"):
         assert snapshots[name] == snapshots["threads"], name
 
 

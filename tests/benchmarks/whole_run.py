@@ -25,6 +25,7 @@ import random
 import shutil
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -174,7 +175,9 @@ def main() -> None:
     if not (BENCH / "article-extraction").is_dir() or not (BENCH / "dragnet").is_dir():
         print(f"skipped: needs {BENCH}/article-extraction and {BENCH}/dragnet")
         return
-    cache, work = Path(args.cache), Path(args.cache) / "whole-run-work"
+    cache = Path(args.cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="whole-run-", dir=cache))  # its own: another invocation may be running
     text = corpus(args.files, args.seed, cache)
     out = {"files": args.files, "rounds": args.rounds, "corpora": {}}
     sets = [(f"{args.files:,} plain-text files", text)]

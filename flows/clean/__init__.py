@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from flows.clean.html import clean_html, page_text
 from flows.clean.metadata import Extraction, detect_language, url_date
 from flows.clean.text import clean_text, fallback_text
 from flows.read import RawDocument
 from flows.split import normalize
+
+# A body without a word character normalises to nothing (its paragraphs would all be dropped): searched for, not
+# normalised, since every document passes here.
+_WORD = re.compile(r"\w")
 
 
 def clean_document(raw: RawDocument) -> Extraction:
@@ -20,7 +25,7 @@ def clean_document(raw: RawDocument) -> Extraction:
         out = Extraction(body, meta.title, meta.author, meta.published, None, None, None, "text")
     out = with_sidecar(with_fallback(out, raw.fallback), raw.sidecar)
     body = _drop_title(out.body, out.title)
-    if not normalize(body):
+    if not _WORD.search(body):
         # The cleaner kept nothing: rather than lose a page that holds prose, keep its most article-like span.
         body = fallback_text(page_text(raw.content) if raw.format == "html" else raw.content)
         out = dataclasses.replace(out, clean_fallback=bool(body))

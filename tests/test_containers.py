@@ -328,3 +328,19 @@ def test_bad_records_are_rejected_with_container_position_and_reason_while_their
     ingest_flow(str(raw), str(db), {"max_file_bytes": 2000})
     assert table(db, "SELECT source_path, container, record_offset, reason FROM rejected_files ORDER BY 1") == rejected
     assert table(db, "SELECT count(*) FROM documents") == [(4,)]
+
+
+def test_the_work_list_reads_files_in_the_order_their_sidecars_say_they_were_published(tmp_path):
+    """Dated files first, earliest first (a time zone taken into account), then the rest in path order: undated,
+    a bad sidecar (the read stage reports it), a container."""
+    sidecars = {"a.txt": '{"published": "2025-03-02"}', "b.txt": None, "c.txt": '{"published": "2025-03-01T23:00:00-02:00"}',
+                "d.txt": '{"published": "2025-03-01T12:00:00Z"}', "e.txt": "{not json", "f.txt": None}
+    for name, sidecar in sidecars.items():
+        (tmp_path / name).write_text("Some story text.\n")
+        if sidecar is not None:
+            (tmp_path / f"{name}.meta.json").write_text(sidecar)
+    (tmp_path / "0.jsonl").write_text(json.dumps({"text": "story"}) + "\n")
+    files = [found(tmp_path / name, tmp_path) for name in ["0.jsonl", *sidecars]]
+    work = plan_work(files, {}, Settings())
+    assert [getattr(item, "source_path", None) or item.container.source_path for item in work.items] == [
+        "d.txt", "a.txt", "c.txt", "0.jsonl", "b.txt", "e.txt", "f.txt"]

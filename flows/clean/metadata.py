@@ -53,10 +53,11 @@ _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 def detect_language(text: str, min_hits: int = 5) -> str | None:
     """ISO 639-1 code of the language whose stop words cover the most of `text`, or None if too little text."""
-    words = [w.lower() for w in _WORD.findall(text[:20000])]
-    if not words:
+    counts = Counter(w.lower() for w in _WORD.findall(text[:20000]))
+    if not counts:
         return None
-    scores = {lang: sum(w in sw for w in words) for lang, sw in STOPWORDS.items()}
+    # Each language's stop words looked up in the page's word counts: a page has thousands of words, a list dozens.
+    scores = {lang: sum(counts[w] for w in sw if w in counts) for lang, sw in STOPWORDS.items()}
     lang, hits = max(scores.items(), key=lambda kv: kv[1])
     return lang if hits >= min_hits else None
 

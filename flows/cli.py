@@ -1,4 +1,4 @@
-"""Command line: run, watch, serve, status, sql, search and export, thin shells over the flows and the warehouse."""
+"""Command line: run, watch, serve, status, sql, search, export and report, thin shells over the flows and the warehouse."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import io
 import json
 import os
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Sequence
 
@@ -23,6 +24,7 @@ EPILOG_WATCH = "example: docdedup watch --raw raw/ --warehouse warehouse/docdedu
 EPILOG_SERVE = 'example: prefect server start &  then  PREFECT_API_URL=http://127.0.0.1:4200/api docdedup serve --cron "*/15 * * * *"'
 EPILOG_STATUS = "example: docdedup status --limit 10"
 EPILOG_EXPORT = "example: docdedup export exports/ --format parquet"
+EPILOG_REPORT = "example: docdedup report --out report.html --since 2025-03-01 --top 10"
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -79,6 +81,13 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("dir", type=Path, help="output folder (created if missing)")
     export.add_argument("--format", choices=["parquet", "csv", "jsonl"], default="parquet", help="file format (default parquet)")
     _warehouse(export)
+    report = sub.add_parser("report", help="one self-contained HTML page of how stories spread", epilog=EPILOG_REPORT)
+    report.add_argument("--out", type=Path, default=Path("report.html"), metavar="FILE", help="page to write (default report.html)")
+    report.add_argument("--since", type=date.fromisoformat, metavar="DATE",
+                        help="only documents published (undated: ingested) on or after DATE, e.g. 2025-03-01")
+    report.add_argument("--source", metavar="FOLDER", help="only documents under this folder of the drop folder")
+    report.add_argument("--top", type=int, default=20, metavar="N", help="passages and stories shown (default 20)")
+    _warehouse(report)
     return top
 
 
@@ -190,7 +199,8 @@ def format_summary(s: dict, warehouse: Path) -> str:
         f"paragraphs: {s['paragraphs_total']} total, {s.get('paragraphs_new', 0)} new, "
         f"{s.get('paragraphs_exact', 0)} exact duplicates, {s.get('paragraphs_near', 0)} near duplicates, "
         f"{s.get('paragraphs_contained', 0)} inside longer passages\n"
-        f"seconds: {format_stage_seconds(s.get('seconds', {}))}"
+        f"seconds: {format_stage_seconds(s.get('seconds', {}))}\n"
+        f"report: docdedup report --warehouse {warehouse}"
     )
 
 
@@ -324,7 +334,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "watch": cmd_watch, "serve": cmd_serve, "sql": cmd_sql, "search": cmd_search, "status": cmd_status, "export": cmd_export}
+def cmd_report(args: argparse.Namespace) -> int:
+    """The HTML page of how stories spread, from aggregates of the warehouse."""
+    from flows import warehouse
+    from flows.report import write_report
+
+    if args.top < 1:
+        raise ConfigError("--top must be 1 or more")
+    settings = load_settings({"warehouse": args.warehouse})
+    with _reader(args)() as con:
+        data = warehouse.story_data(con, settings, args.since, args.source, args.top)
+    scope = ", ".join([f"documents under {args.source}/" if args.source else "all documents"]
+                      + ([f"published (undated: ingested) since {args.since}"] if args.since else []))
+    size = write_report(data, args.out, f"How stories spread: {settings.warehouse.name}", scope)
+    print(f"wrote {args.out} ({size / 1024:.0f} KiB): {len(data.passages)} passages, {len(data.stories)} stories, "
+          f"{len(data.runs)} runs")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "watch": cmd_watch, "serve": cmd_serve, "sql": cmd_sql, "search": cmd_search, "status": cmd_status,
+            "export": cmd_export, "report": cmd_report}
 
 
 def render(cols: list[str], rows: list[tuple], fmt: str) -> str:

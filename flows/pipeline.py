@@ -102,13 +102,18 @@ def ingest_flow(raw: str | None = None, warehouse_path: str | None = None, optio
                 log.info("batch: %s", dict(counts))
 
     # 6. publish the run summary
-    create_markdown_artifact(key="ingest-summary", markdown=summary_markdown(summary), description="docdedup run summary")
+    elapsed = (datetime.now(timezone.utc).replace(tzinfo=None) - started).total_seconds()
+    create_markdown_artifact(key="ingest-summary", markdown=summary_markdown(summary, elapsed, settings.warehouse),
+                             description="docdedup run summary")
     log.info("load: %s", summary)
     log.info("seconds per stage (summed over workers): %s", {k: round(v, 2) for k, v in seconds.items()})
     return {**summary, "paragraphs_template": dropped, "files_pending": found.pending, "seconds": dict(seconds)}
 
 
-def summary_markdown(summary: dict) -> str:
-    """The run summary as a Markdown table (the Prefect artifact)."""
+def summary_markdown(summary: dict, seconds: float, warehouse_path) -> str:
+    """The run summary as a Markdown table (the Prefect artifact), then the run's row of the report's run history."""
     lines = ["| what | count |", "|---|---|"] + [f"| {k} | {v} |" for k, v in summary.items()]
+    lines += ["", "Run history (the report's chart: `docdedup report --warehouse " f"{warehouse_path}`):", "",
+              "| run | files | paragraphs | seconds |", "|---|---|---|---|",
+              f"| {summary['run_id']} | {summary['files_new']} | {summary['paragraphs_total']} | {seconds:.1f} |"]
     return "\n".join(lines)

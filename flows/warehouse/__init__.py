@@ -25,9 +25,10 @@ from flows.warehouse.load import (
     write_batch,
 )
 from flows.warehouse.outputs import EXPORTED, export, search, status
+from flows.warehouse.stories import StoryData, story_data
 
 __all__ = [
     "EXPORTED", "RUN_COUNTS", "RunRecord", "WarehouseError", "check_settings", "connect", "container_states", "export",
     "fetch_stored", "finish_run", "fts_extension", "index_of", "known_files", "load_run", "migrate", "migrations", "next_run_id",
-    "query", "transaction", "schema_dir", "search", "status", "template_hashes", "write_batch",
+    "query", "transaction", "schema_dir", "search", "status", "StoryData", "story_data", "template_hashes", "write_batch",
 ]

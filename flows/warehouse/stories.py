@@ -1,0 +1,207 @@
+"""How stories spread: the aggregates behind `docdedup report`, each a GROUP BY in DuckDB returning a few rows.
+
+An outlet is a document's site (site_of: the cleaner's site name, else its URL's host), else its source folder.
+A passage's original is its first occurrence in publication order (undated last, then run, source path and
+position): the order the warehouse picks canonical paragraphs by, so "first" means the same everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import duckdb
+
+from flows.config import Settings
+
+# The documents the report covers (its --since and --source) and their occurrences. Undated documents count
+# from when they were ingested, so that --since never hides everything a warehouse without dates holds.
+SCOPE = """
+docs AS (
+    SELECT doc_id, source_path, title, published, run_id, size_bytes,
+           coalesce(site_of(site, url), nullif(source_of(source_path), ''), '(top level)') AS outlet,
+           coalesce(nullif(source_of(source_path), ''), '(top level)') AS folder
+    FROM documents
+    WHERE ($since IS NULL OR coalesce(published, ingested_at) >= $since)
+      AND ($source IS NULL OR source_of(source_path) = $source OR starts_with(source_path, $source || '/'))
+), occ AS (
+    SELECT dp.paragraph_id, dp.doc_id, dp.position, dp.match, length(dp.text) AS chars,
+           d.outlet, d.folder, d.published, d.run_id, d.source_path, d.title
+    FROM document_paragraphs dp JOIN docs d USING (doc_id)
+)"""
+FIRST = "row_number() OVER (PARTITION BY paragraph_id ORDER BY published NULLS LAST, run_id, source_path, position) = 1"
+
+TOP_PASSAGES = f"""
+WITH {SCOPE}, top AS (
+    SELECT paragraph_id, count(DISTINCT outlet) AS n_outlets, count(DISTINCT doc_id) AS n_documents
+    FROM occ GROUP BY paragraph_id HAVING count(DISTINCT doc_id) > 1
+    ORDER BY n_outlets DESC, n_documents DESC, paragraph_id LIMIT $top
+), origin AS (
+    SELECT * FROM occ WHERE paragraph_id IN (SELECT paragraph_id FROM top) QUALIFY {FIRST}
+)
+SELECT t.paragraph_id, p.text, t.n_outlets, t.n_documents, o.outlet, o.published, o.doc_id, o.title
+FROM top t JOIN paragraphs p USING (paragraph_id) JOIN origin o USING (paragraph_id)
+ORDER BY t.n_outlets DESC, t.n_documents DESC, t.paragraph_id"""
+
+# Each story document's travelled passages (it is their original, another document carries them too), then
+# every document carrying any of them: which of the story's passages, when. `$rows` bounds the documents shown.
+TIMELINES = f"""
+WITH {SCOPE}, story_occ AS (
+    SELECT s.story_doc, o.* FROM occ o
+    JOIN (SELECT DISTINCT paragraph_id, doc_id AS story_doc FROM occ WHERE list_contains($stories, doc_id)) s
+      USING (paragraph_id)
+), spread AS (
+    SELECT story_doc, paragraph_id FROM story_occ GROUP BY ALL HAVING count(DISTINCT doc_id) > 1
+), travelled AS (
+    SELECT story_doc, paragraph_id, position AS passage FROM (
+        SELECT * FROM story_occ SEMI JOIN spread USING (story_doc, paragraph_id)
+        QUALIFY row_number() OVER (PARTITION BY story_doc, paragraph_id
+                                   ORDER BY published NULLS LAST, run_id, source_path, position) = 1)
+    WHERE doc_id = story_doc
+), carried AS (
+    SELECT o.story_doc, o.doc_id, o.outlet, o.published, o.title, o.run_id, o.source_path,
+           list(DISTINCT t.passage ORDER BY t.passage) AS passages
+    FROM story_occ o JOIN travelled t USING (story_doc, paragraph_id)
+    GROUP BY ALL
+)
+SELECT story_doc, doc_id, outlet, published, title, passages, count(*) OVER (PARTITION BY story_doc) AS n_documents
+FROM carried
+QUALIFY row_number() OVER (PARTITION BY story_doc
+                           ORDER BY doc_id = story_doc DESC, published NULLS LAST, run_id, source_path) <= $rows
+ORDER BY story_doc, doc_id = story_doc DESC, published NULLS LAST, run_id, source_path"""
+
+# Who republishes whom: for each passage carried by more than one outlet, the outlet of its original against
+# every other outlet that carried it later; only the `$outlets` outlets sharing the most passages.
+OUTLET_MATRIX = f"""
+WITH {SCOPE}, origin AS (
+    SELECT paragraph_id, outlet AS first_outlet FROM occ
+    WHERE paragraph_id IN (SELECT paragraph_id FROM occ GROUP BY paragraph_id HAVING count(DISTINCT outlet) > 1)
+    QUALIFY {FIRST}
+), pairs AS (
+    SELECT f.first_outlet, o.outlet AS later_outlet, count(DISTINCT o.paragraph_id) AS passages
+    FROM occ o JOIN origin f USING (paragraph_id) WHERE o.outlet <> f.first_outlet GROUP BY ALL
+), busiest AS (
+    SELECT outlet, sum(passages) AS n FROM (
+        SELECT first_outlet AS outlet, passages FROM pairs UNION ALL SELECT later_outlet, passages FROM pairs)
+    GROUP BY outlet ORDER BY n DESC, outlet LIMIT $outlets
+)
+SELECT first_outlet, later_outlet, passages,
+       (SELECT count(*) FROM (SELECT first_outlet FROM pairs UNION SELECT later_outlet FROM pairs)) AS n_outlets
+FROM pairs
+WHERE first_outlet IN (SELECT outlet FROM busiest) AND later_outlet IN (SELECT outlet FROM busiest)
+ORDER BY first_outlet, later_outlet"""
+
+FOLDERS = f"""
+WITH {SCOPE}, texts AS (
+    SELECT folder, count(*) AS paragraphs, sum(chars) AS chars, sum(chars) FILTER (WHERE match = 'new') AS unique_chars
+    FROM occ GROUP BY folder
+), files AS (
+    SELECT folder, count(*) AS documents, sum(size_bytes) AS raw_bytes FROM docs GROUP BY folder
+), templates AS (
+    SELECT coalesce(nullif(source, ''), '(top level)') AS folder, count(*) AS template_passages
+    FROM template_passages($min_docs, $share) GROUP BY ALL
+), rejected AS (
+    SELECT coalesce(nullif(source_of(source_path), ''), '(top level)') AS folder,
+           count(DISTINCT source_path) FILTER (WHERE reason LIKE '%boilerplate%') AS rejected_boilerplate,
+           count(DISTINCT source_path) FILTER (WHERE reason LIKE '%template passage%') AS rejected_template
+    FROM rejected_files
+    WHERE ($since IS NULL OR rejected_at >= $since)
+      AND ($source IS NULL OR source_of(source_path) = $source OR starts_with(source_path, $source || '/'))
+    GROUP BY ALL
+)
+SELECT folder, documents, paragraphs, coalesce(unique_chars, 0) / chars AS unique_share,
+       1 - chars / nullif(raw_bytes, 0) AS not_kept_share, coalesce(template_passages, 0) AS template_passages,
+       coalesce(rejected_boilerplate, 0) AS rejected_boilerplate, coalesce(rejected_template, 0) AS rejected_template
+FROM files LEFT JOIN texts USING (folder) LEFT JOIN templates USING (folder) LEFT JOIN rejected USING (folder)
+ORDER BY documents DESC, folder"""
+
+RUNS = """
+SELECT * FROM (
+    SELECT run_id, started_at, files_new, paragraphs_total, epoch(finished_at - started_at) AS seconds
+    FROM runs ORDER BY run_id DESC LIMIT $runs
+) ORDER BY run_id"""
+
+TOTALS = f"""
+WITH {SCOPE}
+SELECT (SELECT count(*) FROM docs), count(*), count(DISTINCT paragraph_id), (SELECT count(*) FROM runs) FROM occ"""
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One of the most syndicated passages and where it first appeared."""
+
+    paragraph_id: str
+    text: str
+    n_outlets: int
+    n_documents: int
+    first_outlet: str
+    first_published: object
+    first_doc_id: str
+    first_title: str | None
+
+
+@dataclass(frozen=True)
+class Appearance:
+    """A document carrying some of a story's passages (numbered by their position in the original)."""
+
+    doc_id: str
+    outlet: str
+    published: object
+    title: str | None
+    passages: list[int]
+
+
+@dataclass
+class Story:
+    """An original document and, first among them, every document that carried its travelled passages."""
+
+    doc_id: str
+    appearances: list[Appearance] = field(default_factory=list)
+    n_documents: int = 0
+    # The opening words of each travelled passage, by its position in the original.
+    texts: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass
+class StoryData:
+    """Everything the report shows, already aggregated."""
+
+    passages: list[Passage]
+    stories: list[Story]
+    matrix: list[tuple[str, str, int]]  # (first outlet, later outlet, shared passages)
+    n_outlets: int                      # outlets sharing a passage with another, before the matrix's cut
+    folders: list[tuple]
+    runs: list[tuple]                   # (run_id, started_at, files_new, paragraphs_total, seconds)
+    totals: tuple[int, int, int, int]   # documents, occurrences, passages in scope; runs
+
+
+def story_data(con: duckdb.DuckDBPyConnection, settings: Settings, since: date | None = None,
+               source: str | None = None, top: int = 20, rows: int = 40, outlets: int = 20,
+               runs: int = 200) -> StoryData:
+    """The report's figures for the documents published (else ingested) since `since` under folder `source`."""
+    scope = {"since": since, "source": source}
+    passages = [Passage(*r) for r in con.execute(TOP_PASSAGES, {**scope, "top": top}).fetchall()]
+    story_ids = list(dict.fromkeys(p.first_doc_id for p in passages))
+    stories = {doc_id: Story(doc_id) for doc_id in story_ids}
+    if story_ids:
+        for story_doc, doc_id, outlet, published, title, carried, n in con.execute(
+                TIMELINES, {**scope, "stories": story_ids, "rows": rows}).fetchall():
+            stories[story_doc].appearances.append(Appearance(doc_id, outlet, published, title, carried))
+            stories[story_doc].n_documents = n
+        for doc_id, position, text in con.execute(
+                "SELECT doc_id, position, left(text, 240) FROM document_paragraphs WHERE list_contains($stories, doc_id)",
+                {"stories": story_ids}).fetchall():
+            if any(position in a.passages for a in stories[doc_id].appearances[:1]):
+                stories[doc_id].texts[position] = text
+    matrix = con.execute(OUTLET_MATRIX, {**scope, "outlets": outlets}).fetchall()
+    folders = con.execute(FOLDERS, {**scope, "min_docs": max(settings.template_min_docs, 1),
+                                    "share": settings.template_share}).fetchall()
+    return StoryData(
+        passages=passages,
+        stories=[s for s in stories.values() if s.appearances],
+        matrix=[(a, b, n) for a, b, n, _ in matrix],
+        n_outlets=matrix[0][3] if matrix else 0,
+        folders=folders,
+        runs=con.execute(RUNS, {"runs": runs}).fetchall(),
+        totals=con.execute(TOTALS, scope).fetchone(),
+    )

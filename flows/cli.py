@@ -86,7 +86,7 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--since", type=date.fromisoformat, metavar="DATE",
                         help="only documents published (undated: ingested) on or after DATE, e.g. 2025-03-01")
     report.add_argument("--source", metavar="FOLDER", help="only documents under this folder of the drop folder")
-    report.add_argument("--top", type=int, default=20, metavar="N", help="passages and stories shown (default 20)")
+    report.add_argument("--top", type=int, default=20, metavar="N", help="passages shown, and stories shown (default 20 each)")
     _warehouse(report)
     return top
 
@@ -337,7 +337,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     """The HTML page of how stories spread, from aggregates of the warehouse."""
     from flows import warehouse
-    from flows.report import write_report
+    from flows.report import plural, write_report
 
     if args.top < 1:
         raise ConfigError("--top must be 1 or more")
@@ -347,8 +347,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     scope = ", ".join([f"documents under {args.source}/" if args.source else "all documents"]
                       + ([f"published (undated: ingested) since {args.since}"] if args.since else []))
     size = write_report(data, args.out, f"How stories spread: {settings.warehouse.name}", scope)
-    print(f"wrote {args.out} ({size / 1024:.0f} KiB): {len(data.passages)} passages, {len(data.stories)} stories, "
-          f"{len(data.runs)} runs")
+    print(f"wrote {args.out} ({size / 1024:.0f} KiB): {plural(len(data.passages), 'passage')}, "
+          f"{plural(len(data.stories), 'story')}, {plural(len(data.runs), 'run')}")
     return 0
 
 

@@ -76,7 +76,7 @@ def prepare_files(files: list[FoundFile | RecordSlice], settings: Settings,
             row, paragraphs = clean_and_split(read)
             kept = without_templates(row.source_path, paragraphs, templates or {})
             out.template_paragraphs += len(paragraphs) - len(kept)
-            cleaned.append((row, kept))
+            cleaned.append((dataclasses.replace(row, template_paragraphs=len(paragraphs) - len(kept)), kept))
             dropped.append(bool(paragraphs) and not kept)
         except Exception as err:  # one bad file must never stop the others
             out.rejections.append(Rejection(read.source_path, f"failed while cleaning: {type(err).__name__}: {err}",
@@ -135,11 +135,21 @@ def clean_and_split(raw: RawDocument) -> tuple[DocumentRow, list[str]]:
     clean = clean_document(raw)
     # The metadata the cleaner found: its fields that the row has by the same name (title, author, published, ...).
     metadata = {f.name: getattr(clean, f.name) for f in dataclasses.fields(clean) if f.name in _ROW_FIELDS}
+    paragraphs = split_paragraphs(clean.body)
+    text_chars = visible_chars(raw.content)
+    # Never below 0: the HTML cleaner writes a few characters of its own (a list item's dash).
+    boilerplate_chars = max(text_chars - sum(map(visible_chars, paragraphs)), 0)
     row = DocumentRow(doc_id=document_id(raw.source_path, raw.sha256), source_path=raw.source_path, sha256=raw.sha256,
                       size_bytes=raw.size, mtime_ns=raw.mtime_ns, format=raw.format, encoding=raw.encoding,
                       cleaner=clean.method, n_paragraphs=0, container=raw.container,
-                      record_offset=raw.record_offset, record_id=raw.record_id, **metadata)
-    return row, split_paragraphs(clean.body)
+                      record_offset=raw.record_offset, record_id=raw.record_id, text_chars=text_chars,
+                      boilerplate_chars=boilerplate_chars, **metadata)
+    return row, paragraphs
+
+
+def visible_chars(text: str) -> int:
+    """Non-whitespace characters: what cleaning kept or dropped, whatever the file's wrapping and indents."""
+    return sum(map(len, text.split()))
 
 
 def fingerprint_documents(items: list[tuple[DocumentRow, list[str]]], settings: Settings) -> list[PreparedDocument | None]:

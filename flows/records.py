@@ -111,6 +111,11 @@ class DocumentRow:
     container: str | None = None
     record_offset: int | None = None
     record_id: str | None = None
+    # What cleaning dropped (migration 015), in non-whitespace characters of the decoded text: `text_chars` of it
+    # read, `boilerplate_chars` of it in no cleaned paragraph; and the cleaned paragraphs dropped as templates.
+    text_chars: int | None = None
+    boilerplate_chars: int | None = None
+    template_paragraphs: int | None = None
 
 
 # The records made once a paragraph or a variant are NamedTuples: immutable, like a frozen dataclass, and made in a

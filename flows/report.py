@@ -41,8 +41,8 @@ def render_report(data: StoryData, title: str, scope: str) -> str:
     documents, occurrences, passages, runs = data.totals
     parts = [
         f"<h1>{_e(title)}</h1>",
-        f"<p class=note>{_e(scope)}: {documents:,} documents, {occurrences:,} paragraphs, {passages:,} distinct "
-        f"passages; {runs:,} runs in the warehouse.</p>",
+        f"<p class=note>{_e(scope)}: {plural(documents, 'document')}, {plural(occurrences, 'paragraph')}, "
+        f"{plural(passages, 'distinct passage')}; {plural(runs, 'run')} in the warehouse.</p>",
         "<nav><a href='#passages'>Passages</a><a href='#stories'>Timelines</a><a href='#outlets'>Outlets</a>"
         "<a href='#folders'>Source folders</a><a href='#runs'>Runs</a></nav>",
         _passages(data), _stories(data), _outlets(data), _folders(data), _runs(data),
@@ -68,22 +68,32 @@ def _passages(data: StoryData) -> str:
             "earliest publication (undated documents count last).</p>")
     if not data.passages:
         return head + "<p>No passage appears in more than one document.</p>"
+    shown = {s.doc_id for s in data.stories}
     rows = "".join(
         f"<tr id='passage-{_e(p.paragraph_id)}' data-paragraph-id='{_e(p.paragraph_id)}'>"
         f"<td class=n>{i}</td><td class=text>{_e(_cut(p.text, TEXT_CHARS))}</td>"
         f"<td class='n outlets'>{p.n_outlets}</td><td class='n documents'>{p.n_documents}</td>"
         f"<td>{_e(p.first_outlet)}<br><span class=muted>{_date(p.first_published)}</span></td>"
-        f"<td><a href='#story-{_e(p.first_doc_id)}'>timeline</a></td></tr>"
+        f"<td>{_story_link(p.first_doc_id, shown)}</td></tr>"
         for i, p in enumerate(data.passages, 1))
     return (head + "<div class=scroll><table class=passages><thead><tr><th class=n>#</th><th>passage</th>"
             "<th class=n>outlets</th><th class=n>documents</th><th>first appearance</th><th></th></tr></thead>"
             f"<tbody>{rows}</tbody></table></div>")
 
 
+def _story_link(doc_id: str, shown: set[str]) -> str:
+    """A link to the passage's story, when that story is among those the page shows."""
+    return f"<a href='#story-{_e(doc_id)}'>timeline</a>" if doc_id in shown else "<span class=muted>story not shown</span>"
+
+
 def _stories(data: StoryData) -> str:
-    head = ("<h2 id=stories>How each story spread</h2><p class=note>A story is the document where a passage above "
-            "first appeared. Each row is a document carrying some of its passages (numbered by their place in the "
-            "original), the original first: when it was published, and which passages it took.</p>")
+    head = ("<h2 id=stories>How each story spread</h2><p class=note>A story is the original of a set of syndicated "
+            "passages: the document where they first appeared. Stories are ranked by the outlets carrying any of "
+            "their passages, then by the documents. Each row of a timeline is a document carrying some of the "
+            "story's passages (numbered by their place in the original), the original first: when it was "
+            "published, and which passages it took.</p>")
+    if not data.stories:
+        return head + "<p>No passage appears in more than one document.</p>"
     return head + "".join(_story(s, i) for i, s in enumerate(data.stories, 1))
 
 
@@ -92,9 +102,11 @@ def _story(story: Story, i: int) -> str:
     shown = len(story.appearances)
     more = (f" The {shown} earliest of {story.n_documents} documents are shown." if story.n_documents > shown else "")
     texts = "".join(f"<li value={n + 1}>{_e(_cut(t, 240))}</li>" for n, t in sorted(story.texts.items()))
-    return (f"<section id='story-{_e(story.doc_id)}'><h3>{i}. {_e(original.title or original.doc_id)}</h3>"
+    return (f"<section class=story id='story-{_e(story.doc_id)}' data-outlets={story.n_outlets} "
+            f"data-documents={story.n_documents}><h3>{i}. {_e(original.title or original.doc_id)}</h3>"
             f"<p class=muted>First published by {_e(original.outlet)}, {_date(original.published)}; "
-            f"{story.n_documents} documents carry its passages.{more}</p>"
+            f"{plural(story.n_outlets, 'outlet')} and {plural(story.n_documents, 'document')} carry "
+            f"{'its passage' if len(story.texts) == 1 else f'its {len(story.texts)} passages'}.{more}</p>"
             f"<div class='chart timeline'>{_timeline_chart(story, f'story{i}')}</div>"
             f"<details><summary>Its travelled passages</summary><ol class=passages>{texts}</ol></details></section>")
 
@@ -111,17 +123,25 @@ def _outlets(data: StoryData) -> str:
 
 def _folders(data: StoryData) -> str:
     rows = "".join(
-        f"<tr><td>{_e(folder)}</td><td class=n>{docs:,}</td><td class=n>{paras or 0:,}</td><td class=n>{_pct(unique)}</td>"
-        f"<td class=n>{_pct(not_kept)}</td><td class=n>{templates:,}</td><td class=n>{rej_b:,}</td><td class=n>{rej_t:,}</td></tr>"
-        for folder, docs, paras, unique, not_kept, templates, rej_b, rej_t in data.folders)
+        f"<tr data-folder='{_e(f.folder)}'><td>{_e(f.folder)}</td><td class='n documents'>{f.documents:,}</td>"
+        f"<td class=n>{f.paragraphs:,}</td><td class=n>{_pct(f.unique_share)}</td>"
+        f"<td class='n boilerplate'>{_pct(f.boilerplate_share)}</td>"
+        f"<td class='n templates'>{_count(f.template_paragraphs)} <span class=muted>{_pct(f.template_share)}</span></td>"
+        f"<td class='n unmeasured'>{f.unmeasured:,}</td><td class=n>{f.template_passages:,}</td>"
+        f"<td class=n>{f.rejected_boilerplate:,}</td><td class=n>{f.rejected_template:,}</td></tr>"
+        for f in data.folders)
     return ("<h2 id=folders>Source folders</h2><p class=note>Unique text: the share of a folder's paragraph text that "
-            "was new to the warehouse when it came. Not kept: the share of the files' bytes that is not in any "
-            "paragraph: boilerplate, markup and the title, together; the warehouse does not record the cleaner's "
-            "boilerplate lines, nor how many paragraphs a run dropped as its folder's templates, so this is the "
-            "nearest it can say. Template passages: those the folder's files now repeat often enough to be dropped "
-            "from its next files. Rejected: files with nothing left after boilerplate, or only template passages.</p>"
+            "was new to the warehouse when it came. Boilerplate dropped: the share of the characters of its files, "
+            "as decoded and not counting whitespace, that are in none of the cleaned paragraphs: the lines the "
+            "cleaner dropped and the title, and an HTML page's markup. Template paragraphs dropped: cleaned "
+            "paragraphs left out because they are template passages of the folder, and their share of the cleaned "
+            "paragraphs. Both are recorded when a file is ingested; documents ingested by a docdedup older than "
+            "these counts have none and are left out of both, counted as unmeasured. Template passages: those the "
+            "folder's files now repeat often enough to be dropped from its next files. Rejected: files with nothing "
+            "left after boilerplate, or only template passages.</p>"
             "<div class=scroll><table class=folders><thead><tr><th>folder</th><th class=n>documents</th>"
-            "<th class=n>paragraphs</th><th class=n>unique text</th><th class=n>not kept</th>"
+            "<th class=n>paragraphs</th><th class=n>unique text</th><th class=n>boilerplate dropped</th>"
+            "<th class=n>template paragraphs dropped</th><th class=n>unmeasured documents</th>"
             "<th class=n>template passages</th><th class=n>rejected: boilerplate</th><th class=n>rejected: templates</th>"
             f"</tr></thead><tbody>{rows}</tbody></table></div>")
 
@@ -260,6 +280,17 @@ def _date(value: object) -> str:
     if isinstance(value, datetime) and (value.hour, value.minute, value.second) == (0, 0, 0):
         return value.date().isoformat()
     return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else str(value)
+
+
+def plural(count: int, noun: str) -> str:
+    """A count and its noun, plural unless one ("1 run", "2 runs", "3 stories")."""
+    if count == 1:
+        return f"{count:,} {noun}"
+    return f"{count:,} {noun[:-1]}ies" if noun.endswith("y") else f"{count:,} {noun}s"
+
+
+def _count(value: int | None) -> str:
+    return "–" if value is None else f"{value:,}"
 
 
 def _pct(share: float | None) -> str:

@@ -12,6 +12,7 @@ import pytest
 from conftest import ingest_docs, table
 from flows import cli, warehouse
 from flows.clean import clean_document
+from flows.config import Settings
 from flows.fingerprint import content_hash
 from flows.prepare import clean_and_split, fingerprint_documents
 from flows.read import RawDocument
@@ -170,7 +171,7 @@ def test_an_older_warehouse_upgrades_in_place_and_keeps_every_row(tmp_path: Path
     assert table(db, "SELECT version FROM schema_migrations ORDER BY 1") == [(v,) for v, _, _ in all_migrations]
     # Every old row is still there; columns added later take their defaults.
     added = {"runs": "paragraphs_contained, records_skipped", "paragraph_fingerprints": "norm, banded",
-             "documents": "clean_fallback, container, record_offset, record_id",
+             "documents": "clean_fallback, container, record_offset, record_id, text_chars, boilerplate_chars, template_paragraphs",
              "rejected_files": "container, record_offset"}
     after = {t: sorted(table(db, f"SELECT * {f'EXCLUDE ({added[t]})' if t in added else ''} FROM {t}"), key=repr) for t in tables}
     assert after == before
@@ -180,6 +181,11 @@ def test_an_older_warehouse_upgrades_in_place_and_keeps_every_row(tmp_path: Path
     assert table(db, "SELECT records_skipped FROM runs") == [(0,)]
     assert table(db, "SELECT DISTINCT container, record_offset, record_id FROM documents") == [(None, None, None)]
     assert table(db, "SELECT count(*) FROM containers") == [(0,)]
+    # 015: nothing recorded what cleaning dropped from the old documents; the report counts them as unmeasured.
+    assert table(db, "SELECT DISTINCT text_chars, boilerplate_chars, template_paragraphs FROM documents") == [(None, None, None)]
+    with warehouse.connect(db, read_only=True) as con:
+        (top_level,) = warehouse.story_data(con, Settings()).folders
+    assert (top_level.documents, top_level.unmeasured, top_level.boilerplate_share, top_level.template_paragraphs) == (2, 2, None, None)
     # 009: each stored variant's normalised text, from one of its occurrences.
     assert table(db, "SELECT norm_hash, norm FROM paragraph_fingerprints ORDER BY 1") == [(11, "shared paragraph text about the bridge"), (12, "own text")]
     # 011: lsh_bands is gone; a fingerprint that had band keys there is marked as having them.

@@ -360,7 +360,9 @@ def _batch_tables(documents, plan: DedupPlan, rejections, unchanged) -> dict[str
     new = Variants.of(plan.new_variants)
     return {
         "t_docs": _arrow(documents, doc_cols, {"published": pa.timestamp("us"), "size_bytes": pa.int64(), "mtime_ns": pa.int64(),
-                                               "container": pa.string(), "record_offset": pa.int64(), "record_id": pa.string()}),
+                                               "container": pa.string(), "record_offset": pa.int64(), "record_id": pa.string(),
+                                               "text_chars": pa.int64(), "boilerplate_chars": pa.int64(),
+                                               "template_paragraphs": pa.int32()}),
         "t_rej": pa.table({
             "source_path": pa.array([r.source_path for r in rejections], pa.string()),
             "sha256": pa.array([r.sha256 for r in rejections], pa.string()),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 
 import duckdb
 
@@ -18,7 +19,7 @@ from flows.config import Settings
 # from when they were ingested, so that --since never hides everything a warehouse without dates holds.
 SCOPE = """
 docs AS (
-    SELECT doc_id, source_path, title, published, run_id, size_bytes,
+    SELECT doc_id, source_path, title, published, run_id, n_paragraphs, text_chars, boilerplate_chars, template_paragraphs,
            coalesce(site_of(site, url), nullif(source_of(source_path), ''), '(top level)') AS outlet,
            coalesce(nullif(source_of(source_path), ''), '(top level)') AS folder
     FROM documents
@@ -43,32 +44,31 @@ SELECT t.paragraph_id, p.text, t.n_outlets, t.n_documents, o.outlet, o.published
 FROM top t JOIN paragraphs p USING (paragraph_id) JOIN origin o USING (paragraph_id)
 ORDER BY t.n_outlets DESC, t.n_documents DESC, t.paragraph_id"""
 
-# Each story document's travelled passages (it is their original, another document carries them too), then
-# every document carrying any of them: which of the story's passages, when. `$rows` bounds the documents shown.
-TIMELINES = f"""
-WITH {SCOPE}, story_occ AS (
-    SELECT s.story_doc, o.* FROM occ o
-    JOIN (SELECT DISTINCT paragraph_id, doc_id AS story_doc FROM occ WHERE list_contains($stories, doc_id)) s
-      USING (paragraph_id)
-), spread AS (
-    SELECT story_doc, paragraph_id FROM story_occ GROUP BY ALL HAVING count(DISTINCT doc_id) > 1
-), travelled AS (
-    SELECT story_doc, paragraph_id, position AS passage FROM (
-        SELECT * FROM story_occ SEMI JOIN spread USING (story_doc, paragraph_id)
-        QUALIFY row_number() OVER (PARTITION BY story_doc, paragraph_id
-                                   ORDER BY published NULLS LAST, run_id, source_path, position) = 1)
-    WHERE doc_id = story_doc
+# Stories: a story is the original of a set of syndicated passages (carried by more than one document), the
+# document where they first appeared; ranked by the outlets, then documents, carrying any of its passages, the
+# `$top` first. Then every document carrying some of them: which of the story's passages (by their position in the
+# original), when. `$rows` bounds the documents shown a story.
+STORIES = f"""
+WITH {SCOPE}, origin AS (
+    SELECT paragraph_id, doc_id AS story_doc, position AS passage FROM occ
+    WHERE paragraph_id IN (SELECT paragraph_id FROM occ GROUP BY paragraph_id HAVING count(DISTINCT doc_id) > 1)
+    QUALIFY {FIRST}
+), ranked AS (
+    SELECT g.story_doc, count(DISTINCT o.outlet) AS n_outlets, count(DISTINCT o.doc_id) AS n_documents
+    FROM origin g JOIN occ o USING (paragraph_id) GROUP BY g.story_doc
+    ORDER BY n_outlets DESC, n_documents DESC, g.story_doc LIMIT $top
 ), carried AS (
-    SELECT o.story_doc, o.doc_id, o.outlet, o.published, o.title, o.run_id, o.source_path,
-           list(DISTINCT t.passage ORDER BY t.passage) AS passages
-    FROM story_occ o JOIN travelled t USING (story_doc, paragraph_id)
+    SELECT g.story_doc, o.doc_id, o.outlet, o.published, o.title, o.run_id, o.source_path,
+           list(DISTINCT g.passage ORDER BY g.passage) AS passages
+    FROM origin g SEMI JOIN ranked r USING (story_doc) JOIN occ o USING (paragraph_id)
     GROUP BY ALL
 )
-SELECT story_doc, doc_id, outlet, published, title, passages, count(*) OVER (PARTITION BY story_doc) AS n_documents
-FROM carried
-QUALIFY row_number() OVER (PARTITION BY story_doc
-                           ORDER BY doc_id = story_doc DESC, published NULLS LAST, run_id, source_path) <= $rows
-ORDER BY story_doc, doc_id = story_doc DESC, published NULLS LAST, run_id, source_path"""
+SELECT c.story_doc, r.n_outlets, r.n_documents, c.doc_id, c.outlet, c.published, c.title, c.passages
+FROM carried c JOIN ranked r USING (story_doc)
+QUALIFY row_number() OVER (PARTITION BY c.story_doc
+                           ORDER BY c.doc_id = c.story_doc DESC, c.published NULLS LAST, c.run_id, c.source_path) <= $rows
+ORDER BY r.n_outlets DESC, r.n_documents DESC, c.story_doc,
+         c.doc_id = c.story_doc DESC, c.published NULLS LAST, c.run_id, c.source_path"""
 
 # Who republishes whom: for each passage carried by more than one outlet, the outlet of its original against
 # every other outlet that carried it later; only the `$outlets` outlets sharing the most passages.
@@ -91,12 +91,18 @@ FROM pairs
 WHERE first_outlet IN (SELECT outlet FROM busiest) AND later_outlet IN (SELECT outlet FROM busiest)
 ORDER BY first_outlet, later_outlet"""
 
+# Per source folder: its documents' paragraph text new to the warehouse, and what cleaning dropped from them
+# (015_cleaning_counts.sql; documents loaded before it recorded nothing and are counted apart, as unmeasured).
 FOLDERS = f"""
 WITH {SCOPE}, texts AS (
     SELECT folder, count(*) AS paragraphs, sum(chars) AS chars, sum(chars) FILTER (WHERE match = 'new') AS unique_chars
     FROM occ GROUP BY folder
 ), files AS (
-    SELECT folder, count(*) AS documents, sum(size_bytes) AS raw_bytes FROM docs GROUP BY folder
+    SELECT folder, count(*) AS documents, count(*) FILTER (WHERE text_chars IS NULL) AS unmeasured,
+           sum(boilerplate_chars) / nullif(sum(text_chars), 0) AS boilerplate_share,
+           sum(template_paragraphs) AS template_paragraphs,
+           sum(template_paragraphs) / nullif(sum(n_paragraphs + template_paragraphs), 0) AS template_share
+    FROM docs GROUP BY folder
 ), templates AS (
     SELECT coalesce(nullif(source, ''), '(top level)') AS folder, count(*) AS template_passages
     FROM template_passages($min_docs, $share) GROUP BY ALL
@@ -109,9 +115,9 @@ WITH {SCOPE}, texts AS (
       AND ($source IS NULL OR source_of(source_path) = $source OR starts_with(source_path, $source || '/'))
     GROUP BY ALL
 )
-SELECT folder, documents, paragraphs, coalesce(unique_chars, 0) / chars AS unique_share,
-       1 - chars / nullif(raw_bytes, 0) AS not_kept_share, coalesce(template_passages, 0) AS template_passages,
-       coalesce(rejected_boilerplate, 0) AS rejected_boilerplate, coalesce(rejected_template, 0) AS rejected_template
+SELECT folder, documents, unmeasured, coalesce(paragraphs, 0), coalesce(unique_chars, 0) / chars,
+       boilerplate_share, template_paragraphs, template_share, coalesce(template_passages, 0),
+       coalesce(rejected_boilerplate, 0), coalesce(rejected_template, 0)
 FROM files LEFT JOIN texts USING (folder) LEFT JOIN templates USING (folder) LEFT JOIN rejected USING (folder)
 ORDER BY documents DESC, folder"""
 
@@ -153,13 +159,30 @@ class Appearance:
 
 @dataclass
 class Story:
-    """An original document and, first among them, every document that carried its travelled passages."""
+    """An original document and, first among them, the documents that carried its travelled passages."""
 
     doc_id: str
+    n_outlets: int
+    n_documents: int  # all that carry its passages, the original included (appearances holds at most `rows`)
     appearances: list[Appearance] = field(default_factory=list)
-    n_documents: int = 0
     # The opening words of each travelled passage, by its position in the original.
     texts: dict[int, str] = field(default_factory=dict)
+
+
+class Folder(NamedTuple):
+    """A source folder's documents and what cleaning kept and dropped of them (shares: None when unknown)."""
+
+    folder: str
+    documents: int
+    unmeasured: int  # documents loaded before migration 015: what cleaning dropped of them is unknown
+    paragraphs: int
+    unique_share: float | None
+    boilerplate_share: float | None  # of the measured documents' characters (see 015_cleaning_counts.sql)
+    template_paragraphs: int | None  # dropped from the measured documents
+    template_share: float | None     # of the measured documents' cleaned paragraphs
+    template_passages: int
+    rejected_boilerplate: int
+    rejected_template: int
 
 
 @dataclass
@@ -170,7 +193,7 @@ class StoryData:
     stories: list[Story]
     matrix: list[tuple[str, str, int]]  # (first outlet, later outlet, shared passages)
     n_outlets: int                      # outlets sharing a passage with another, before the matrix's cut
-    folders: list[tuple]
+    folders: list[Folder]
     runs: list[tuple]                   # (run_id, started_at, files_new, paragraphs_total, seconds)
     totals: tuple[int, int, int, int]   # documents, occurrences, passages in scope; runs
 
@@ -178,30 +201,30 @@ class StoryData:
 def story_data(con: duckdb.DuckDBPyConnection, settings: Settings, since: date | None = None,
                source: str | None = None, top: int = 20, rows: int = 40, outlets: int = 20,
                runs: int = 200) -> StoryData:
-    """The report's figures for the documents published (else ingested) since `since` under folder `source`."""
+    """The report's figures for the documents published (else ingested) since `since` under folder `source`:
+    the `top` most syndicated passages and the `top` most syndicated stories, `rows` documents a story."""
     scope = {"since": since, "source": source}
     passages = [Passage(*r) for r in con.execute(TOP_PASSAGES, {**scope, "top": top}).fetchall()]
-    story_ids = list(dict.fromkeys(p.first_doc_id for p in passages))
-    stories = {doc_id: Story(doc_id) for doc_id in story_ids}
-    if story_ids:
-        for story_doc, doc_id, outlet, published, title, carried, n in con.execute(
-                TIMELINES, {**scope, "stories": story_ids, "rows": rows}).fetchall():
-            stories[story_doc].appearances.append(Appearance(doc_id, outlet, published, title, carried))
-            stories[story_doc].n_documents = n
+    stories: dict[str, Story] = {}
+    for story_doc, n_outlets, n_documents, *appearance in con.execute(
+            STORIES, {**scope, "top": top, "rows": rows}).fetchall():
+        story = stories.setdefault(story_doc, Story(story_doc, n_outlets, n_documents))
+        story.appearances.append(Appearance(*appearance))
+    if stories:
         for doc_id, position, text in con.execute(
                 "SELECT doc_id, position, left(text, 240) FROM document_paragraphs WHERE list_contains($stories, doc_id)",
-                {"stories": story_ids}).fetchall():
-            if any(position in a.passages for a in stories[doc_id].appearances[:1]):
+                {"stories": list(stories)}).fetchall():
+            if position in stories[doc_id].appearances[0].passages:
                 stories[doc_id].texts[position] = text
     matrix = con.execute(OUTLET_MATRIX, {**scope, "outlets": outlets}).fetchall()
     folders = con.execute(FOLDERS, {**scope, "min_docs": max(settings.template_min_docs, 1),
                                     "share": settings.template_share}).fetchall()
     return StoryData(
         passages=passages,
-        stories=[s for s in stories.values() if s.appearances],
+        stories=list(stories.values()),
         matrix=[(a, b, n) for a, b, n, _ in matrix],
         n_outlets=matrix[0][3] if matrix else 0,
-        folders=folders,
+        folders=[Folder(*f) for f in folders],
         runs=con.execute(RUNS, {"runs": runs}).fetchall(),
         totals=con.execute(TOTALS, scope).fetchone(),
     )

@@ -43,6 +43,8 @@ SELECT 'd' || i AS doc_id, 'feed-' || (i % $folders) || '/' || i || '.txt' AS so
        'Story ' || story AS title, TIMESTAMP '2024-01-01' + INTERVAL 10 MINUTE * story
            + CASE WHEN i = story THEN INTERVAL 0 MINUTE ELSE INTERVAL 1 MINUTE * (1 + hash(i, 'delay') % 2880) END AS published,
        'site-' || (i % $sites) || '.example' AS site, 'en' AS language, $per_doc AS n_paragraphs,
+       2800 AS text_chars, 400 + hash(i, 'boilerplate') % 800 AS boilerplate_chars,
+       (hash(i, 'templates') % 3)::INTEGER AS template_paragraphs,
        TIMESTAMP '2025-01-01' + INTERVAL 1 SECOND * i AS ingested_at, 1 + i * $runs // $docs AS run_id
 FROM gen;
 

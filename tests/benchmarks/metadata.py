@@ -94,6 +94,17 @@ CONVERTERS: dict[str, Callable[[str], str]] = {
 }
 
 
+def missing_inputs() -> str | None:
+    """What a script on both sets and the converters lacks, as the line it prints before it skips; None if nothing."""
+    if not all((SHARED / s / "html").is_dir() for s in ROLE):
+        return "needs ../shared/benchmarks/article-extraction and ../shared/benchmarks/dragnet"
+    try:
+        import html2text, html_text, inscriptis  # noqa: F401
+    except ImportError:
+        return "needs the converters: pip install -e '.[bench]'"
+    return None
+
+
 def clean(content: str, fmt: str):
     """What the pipeline makes of a page: clean_document, as prepare.clean_and_split calls it."""
     return clean_document(RawDocument("page", "", len(content), 0, fmt, "utf-8", content))
@@ -104,13 +115,9 @@ def main() -> None:
     ap.add_argument("--markdown", action="store_true", help="write the figures into docs/benchmarks.md")
     ap.add_argument("--misses", action="store_true", help="print each page whose title or date is wrong")
     args = ap.parse_args()
-    if not all((SHARED / s / "html").is_dir() for s in ROLE):
-        print("needs ../shared/benchmarks/article-extraction and ../shared/benchmarks/dragnet")
-        return
-    try:
-        import html2text, html_text, inscriptis  # noqa: F401
-    except ImportError:
-        print("needs the converters: pip install -e '.[bench]'")
+    missing = missing_inputs()
+    if missing:
+        print(missing)
         return
     gold = json.loads(GOLD.read_text(encoding="utf-8"))
     pages = gold["pages"]

@@ -17,8 +17,8 @@ import argparse
 import gzip
 import hashlib
 import html
+import importlib.util
 import json
-import re
 import sys
 import time
 import unicodedata
@@ -98,9 +98,7 @@ def missing_inputs() -> str | None:
     """What a script on both sets and the converters lacks, as the line it prints before it skips; None if nothing."""
     if not all((SHARED / s / "html").is_dir() for s in ROLE):
         return "needs ../shared/benchmarks/article-extraction and ../shared/benchmarks/dragnet"
-    try:
-        import html2text, html_text, inscriptis  # noqa: F401
-    except ImportError:
+    if not all(importlib.util.find_spec(m) for m in ("html2text", "html_text", "inscriptis")):
         return "needs the converters: pip install -e '.[bench]'"
     return None
 

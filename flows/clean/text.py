@@ -321,8 +321,12 @@ def _continues(line: str) -> bool:
 
 def _wrapped_after(prev: str, line: str, width: int) -> bool:
     """Whether a wrapper at `width` broke between these lines: prev fits, the next word would not have, and the line
-    is not indented more than prev (an indented line starts a paragraph)."""
-    if len(prev) > width or len(prev) + 1 + len(_first_word(line)) <= width:
+    is not indented more than prev (an indented line starts a paragraph). A wrapper puts a word longer than the width
+    (a link) on a line of its own and breaks after it."""
+    if len(prev) > width:
+        if " " in prev.strip():
+            return False
+    elif len(prev) + 1 + len(_first_word(line)) <= width:
         return False
     return _indent(line) <= _indent(prev) or _indent(prev) > 0
 

@@ -116,6 +116,22 @@ def test_one_paragraph_per_line_is_never_joined():
     assert split_paragraphs(body) == lines
 
 
+
+def test_an_article_wrapped_without_blank_lines_among_many_short_lines_comes_out_a_paragraph_each():
+    import textwrap
+
+    menu = ["Home", "Local news", "Weather", "Sport", "Business", "Opinion", "Letters", "Obituaries", "Events",
+            "Puzzles", "Contact us", "Advertise with us", "Jobs at the paper", "Archive", "Subscribe"]
+    teasers = ["School board delays vote on new term dates", "Allotment waiting list reaches five years",
+               "Harbour ferry returns after winter repairs", "Library extends its opening hours on Sundays"]
+    # One line each, the short lines outnumber the article's line breaks by far, as on most converted pages.
+    text = "\n".join([*menu, *teasers, "\n".join(textwrap.fill(p, 72) for p in LAYOUT_PARAGRAPHS), *teasers, *menu])
+    assert all(len(textwrap.fill(p, 72).split("\n")[-1]) + 1 + len(q.split()[0]) <= 72
+               for p, q in zip(LAYOUT_PARAGRAPHS, LAYOUT_PARAGRAPHS[1:]))
+    body, _ = clean_text(text)
+    assert split_paragraphs(body) == LAYOUT_PARAGRAPHS
+
+
 ARTICLE = [
     "The regional transport authority confirmed on Monday that the new tram line will reach the airport by the "
     "end of 2027, two years later than first planned.",

@@ -246,15 +246,52 @@ def _units(content: str) -> list[str]:
 
 
 def _wrap_width(blocks: list[list[str]]) -> int | None:
-    """The width the page was hard-wrapped at, or None: the width at which most line breaks inside blocks are the
-    breaks a greedy wrapper makes (the line fits, the next word would not), when there are enough of them.
+    """The width the page was hard-wrapped at, or None: the width at which the line breaks inside a sentence that
+    end near it are mostly a greedy wrapper's (the line fits, the next word would not), few lines are longer, and
+    there are enough such breaks.
 
-    Each break (line, next line) is a wrapper's break for every width from the line's length up to that length plus
-    the next word's; the width most breaks agree on is counted with a difference array over the plausible widths."""
+    Only breaks before a word that does not start a sentence or an item (`_continues`), from lines within `_NEAR`
+    columns of a width, are evidence: a page's menus, headlines and list items would outvote a short wrapped
+    article otherwise. Against a width count the breaks the next word would have fitted after (the writer's) and
+    every line longer than it (a wrapper makes none). Each break covers a range of widths: difference arrays.
+    Where blank lines part the paragraphs, most breaks of all are a wrapper's, whatever word follows them: that
+    width is taken first (see `_most_breaks_width`)."""
+    found = _most_breaks_width(blocks)
+    if found is not None:
+        return found
+    size = _MAX_WRAP + 2
+    agree, against = [0] * size, [0] * size
+
+    def cover(counts: list[int], low: int, high: int) -> None:  # widths low .. high - 1
+        low, high = max(low, 0), min(high, size - 1)
+        if low < high:
+            counts[low] += 1
+            counts[high] -= 1
+
+    for block in blocks:
+        for prev, line in zip(block, block[1:]):
+            if _continues(line):
+                reach = len(prev) + 1 + len(_first_word(line))  # the width the next word would have needed
+                cover(agree, len(prev), min(reach, len(prev) + _NEAR + 1))
+                cover(against, reach, len(prev) + _NEAR + 1)
+        for line in block:
+            cover(against, 0, len(line))
+    best, best_width, for_it, no = 0, None, 0, 0
+    for width in range(_MAX_WRAP + 1):
+        for_it, no = for_it + agree[width], no + against[width]
+        # The net count, not the agreeing one, picks the width the longest wrapped lines reach: a column short of
+        # it has as many agreeing breaks (the page's full lines aside) but those full lines are longer than it.
+        if width >= _MIN_WRAP and for_it >= _MIN_WRAPPED and for_it >= _WRAP_SHARE * (for_it + no) \
+                and for_it - no > best:
+            best, best_width = for_it - no, width
+    return best_width
+
+
+def _most_breaks_width(blocks: list[list[str]]) -> int | None:
+    """The width at which most line breaks inside blocks (`_WRAP_SHARE` of them) are a greedy wrapper's, or None:
+    a page of wrapped paragraphs parted by blank lines, even where the lines after its breaks start with capitals."""
     pairs = [(len(prev), len(prev) + 1 + len(_first_word(line)))
              for b in blocks for prev, line in zip(b, b[1:]) if len(prev) <= _MAX_WRAP]
-    if len(pairs) < 3:
-        return None
     cover = [0] * (_MAX_WRAP + 2)
     for low, high in pairs:
         cover[low] += 1
@@ -264,20 +301,32 @@ def _wrap_width(blocks: list[list[str]]) -> int | None:
         running += cover[width]
         if running > best:
             best, best_width = running, width
-    if best_width is None or best_width < _MIN_WRAP or best < max(3, _WRAP_SHARE * len(pairs)):
+    if best_width is None or best_width < _MIN_WRAP or best < max(_MIN_WRAPPED, _WRAP_SHARE * len(pairs)):
         return None
     return best_width
 
 
-# Widths a wrapped page is read at (mail and wire feeds wrap at 60 to 80 columns), and the share of the short line
-# breaks inside blocks that must be a greedy wrapper's at one width (one paragraph per line rarely agrees by chance).
-_MIN_WRAP, _MAX_WRAP, _WRAP_SHARE = 30, 120, 0.6
+# Widths a wrapped page is read at (mail and wire feeds wrap at 60 to 80 columns); how far below a width a wrapped
+# line ends (about a long word's length); the share of the evidence at a width that must be a greedy wrapper's
+# breaks (one paragraph per line rarely agrees by chance), and how many such breaks make a wrapped page.
+_MIN_WRAP, _MAX_WRAP, _NEAR, _WRAP_SHARE, _MIN_WRAPPED = 30, 120, 10, 0.6, 3
+
+
+def _continues(line: str) -> bool:
+    """Whether a line starts with a word that goes on a sentence: a letter that is not a capital, in a script
+    written with spaces (where a wrapper breaks only between words)."""
+    head = line.lstrip()[:1]
+    return head.isalpha() and not head.isupper() and not _UNSPACED.match(head)
 
 
 def _wrapped_after(prev: str, line: str, width: int) -> bool:
     """Whether a wrapper at `width` broke between these lines: prev fits, the next word would not have, and the line
-    is not indented more than prev (an indented line starts a paragraph)."""
-    if len(prev) > width or len(prev) + 1 + len(_first_word(line)) <= width:
+    is not indented more than prev (an indented line starts a paragraph). A wrapper puts a word longer than the width
+    (a link) on a line of its own and breaks after it."""
+    if len(prev) > width:
+        if " " in prev.strip():
+            return False
+    elif len(prev) + 1 + len(_first_word(line)) <= width:
         return False
     return _indent(line) <= _indent(prev) or _indent(prev) > 0
 

@@ -259,23 +259,15 @@ def _wrap_width(blocks: list[list[str]]) -> int | None:
     found = _most_breaks_width(blocks)
     if found is not None:
         return found
-    size = _MAX_WRAP + 2
-    agree, against = [0] * size, [0] * size
-
-    def cover(counts: list[int], low: int, high: int) -> None:  # widths low .. high - 1
-        low, high = max(low, 0), min(high, size - 1)
-        if low < high:
-            counts[low] += 1
-            counts[high] -= 1
-
+    agree, against = [0] * (_MAX_WRAP + 2), [0] * (_MAX_WRAP + 2)
     for block in blocks:
         for prev, line in zip(block, block[1:]):
             if _continues(line):
                 reach = len(prev) + 1 + len(_first_word(line))  # the width the next word would have needed
-                cover(agree, len(prev), min(reach, len(prev) + _NEAR + 1))
-                cover(against, reach, len(prev) + _NEAR + 1)
+                _cover(agree, len(prev), min(reach, len(prev) + _NEAR + 1))
+                _cover(against, reach, len(prev) + _NEAR + 1)
         for line in block:
-            cover(against, 0, len(line))
+            _cover(against, 0, len(line))
     best, best_width, for_it, no = 0, None, 0, 0
     for width in range(_MAX_WRAP + 1):
         for_it, no = for_it + agree[width], no + against[width]
@@ -287,6 +279,14 @@ def _wrap_width(blocks: list[list[str]]) -> int | None:
     return best_width
 
 
+def _cover(counts: list[int], low: int, high: int) -> None:
+    """Count one piece of evidence for the widths low .. high - 1 in a difference array over 0 .. _MAX_WRAP."""
+    low, high = max(low, 0), min(high, _MAX_WRAP + 1)
+    if low < high:
+        counts[low] += 1
+        counts[high] -= 1
+
+
 def _most_breaks_width(blocks: list[list[str]]) -> int | None:
     """The width at which most line breaks inside blocks (`_WRAP_SHARE` of them) are a greedy wrapper's, or None:
     a page of wrapped paragraphs parted by blank lines, even where the lines after its breaks start with capitals."""
@@ -294,8 +294,7 @@ def _most_breaks_width(blocks: list[list[str]]) -> int | None:
              for b in blocks for prev, line in zip(b, b[1:]) if len(prev) <= _MAX_WRAP]
     cover = [0] * (_MAX_WRAP + 2)
     for low, high in pairs:
-        cover[low] += 1
-        cover[min(high, _MAX_WRAP + 1)] -= 1  # widths low .. high - 1
+        _cover(cover, low, high)
     running, best, best_width = 0, 0, None
     for width in range(_MAX_WRAP + 1):
         running += cover[width]

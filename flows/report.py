@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import html
 import io
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from flows.warehouse.stories import StoryData, Story
@@ -33,6 +33,16 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space:
 td.text { min-width: 18rem; }
 ol.passages li { margin-bottom: .25rem; }
 @media (max-width: 40rem) { body { padding: .6rem; font-size: 15px; } td.text { min-width: 14rem; } }
+/* On a phone each passage is a card: its text on a line of its own, its figures under it, labelled. */
+@media (max-width: 40rem) {
+  table.passages thead { display: none; }
+  table.passages tr { display: flex; flex-wrap: wrap; gap: 0 .75rem; border-bottom: 1px solid var(--line);
+                      padding: .4rem 0; }
+  table.passages td { border: 0; padding: .1rem .25rem; }
+  table.passages td.text { flex: 1 1 80%; min-width: 0; }
+  table.passages td.outlets::before { content: "outlets "; color: var(--muted); }
+  table.passages td.documents::before { content: "documents "; color: var(--muted); }
+}
 """
 
 
@@ -206,8 +216,13 @@ def _timeline_chart(story: Story, salt: str) -> str:
         when.scatter([d for d, _ in dated], [y for _, y in dated], color="#c0392b", zorder=3)
         when.xaxis.set_major_locator(locator := dates.AutoDateLocator())
         when.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator))
+        first, last = min(d for d, _ in dated), max(d for d, _ in dated)
+        if first == last:  # matplotlib widens a single date to four years around it
+            when.set_xlim(first - timedelta(days=1), last + timedelta(days=1))
+            when.set_xticks([first], [_date(first)])
     else:
         when.text(0.5, 0.5, "no publication dates", ha="center", va="center", transform=when.transAxes)
+        when.set_xticks([])
     when.set_title("published", loc="left")
     when.grid(axis="x", color="#e5e5e5")
     xs, yy = zip(*[(column[n], y) for a, y in zip(rows, ys) for n in a.passages])

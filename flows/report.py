@@ -32,9 +32,9 @@ th { background: var(--tint); }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.text { min-width: 18rem; }
 ol.passages li { margin-bottom: .25rem; }
-@media (max-width: 40rem) { body { padding: .6rem; font-size: 15px; } td.text { min-width: 14rem; } }
 /* On a phone each passage is a card: its text on a line of its own, its figures under it, labelled. */
 @media (max-width: 40rem) {
+  body { padding: .6rem; font-size: 15px; } td.text { min-width: 14rem; }
   table.passages thead { display: none; }
   table.passages tr { display: flex; flex-wrap: wrap; gap: 0 .75rem; border-bottom: 1px solid var(--line);
                       padding: .4rem 0; }
@@ -214,12 +214,13 @@ def _timeline_chart(story: Story, salt: str) -> str:
     dated = [(a.published, y) for a, y in zip(rows, ys) if a.published is not None]
     if dated:
         when.scatter([d for d, _ in dated], [y for _, y in dated], color="#c0392b", zorder=3)
-        when.xaxis.set_major_locator(locator := dates.AutoDateLocator())
-        when.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator))
         first, last = min(d for d, _ in dated), max(d for d, _ in dated)
         if first == last:  # matplotlib widens a single date to four years around it
             when.set_xlim(first - timedelta(days=1), last + timedelta(days=1))
             when.set_xticks([first], [_date(first)])
+        else:
+            when.xaxis.set_major_locator(locator := dates.AutoDateLocator())
+            when.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator))
     else:
         when.text(0.5, 0.5, "no publication dates", ha="center", va="center", transform=when.transAxes)
         when.set_xticks([])

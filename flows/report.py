@@ -29,8 +29,8 @@ nav { display: flex; flex-wrap: wrap; gap: .25rem 1rem; }
 table { border-collapse: collapse; width: 100%; font-size: .9rem; }
 th, td { border-bottom: 1px solid var(--line); padding: .35rem .5rem; text-align: left; vertical-align: top; }
 th { background: var(--tint); }
-td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.text { min-width: 18rem; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; } td.n { white-space: nowrap; }
+td.text { min-width: 18rem; } td.folder { min-width: 9rem; }
 ol.passages li { margin-bottom: .25rem; }
 /* On a phone each passage is a card: its text on a line of its own, its figures under it, labelled. */
 @media (max-width: 40rem) {
@@ -40,8 +40,14 @@ ol.passages li { margin-bottom: .25rem; }
                       padding: .4rem 0; }
   table.passages td { border: 0; padding: .1rem .25rem; }
   table.passages td.text { flex: 1 1 80%; min-width: 0; }
-  table.passages td.outlets::before { content: "outlets "; color: var(--muted); }
-  table.passages td.documents::before { content: "documents "; color: var(--muted); }
+  table.passages td[data-label]::before { content: attr(data-label) " "; color: var(--muted); }
+  /* a folder is a card too: its name, then one labelled figure a line */
+  table.folders thead { display: none; }
+  table.folders tr { display: block; border-bottom: 1px solid var(--line); padding: .4rem 0; }
+  table.folders td { display: flex; gap: .4rem; border: 0; padding: .05rem .25rem; }
+  table.folders td.folder { font-weight: 600; min-width: 0; overflow-wrap: anywhere; }
+  table.folders td[data-label]::before { content: attr(data-label); color: var(--muted); text-align: left;
+                                         white-space: normal; margin-right: auto; }
 }
 """
 
@@ -82,7 +88,8 @@ def _passages(data: StoryData) -> str:
     rows = "".join(
         f"<tr id='passage-{_e(p.paragraph_id)}' data-paragraph-id='{_e(p.paragraph_id)}'>"
         f"<td class=n>{i}</td><td class=text>{_e(_cut(p.text, TEXT_CHARS))}</td>"
-        f"<td class='n outlets'>{p.n_outlets}</td><td class='n documents'>{p.n_documents}</td>"
+        f"<td class='n outlets' data-label=outlets>{p.n_outlets}</td>"
+        f"<td class='n documents' data-label=documents>{p.n_documents}</td>"
         f"<td>{_e(p.first_outlet)}<br><span class=muted>{_date(p.first_published)}</span></td>"
         f"<td>{_story_link(p.first_doc_id, shown)}</td></tr>"
         for i, p in enumerate(data.passages, 1))
@@ -131,15 +138,29 @@ def _outlets(data: StoryData) -> str:
     return head + cut + f"</p><div class='chart heatmap'>{_heatmap_chart(data.matrix)}</div>"
 
 
+# The folders table's figure columns: heading, the cell's class (tests and the phone layout find cells by it), value.
+FOLDER_COLUMNS = [
+    ("documents", "documents", lambda f: f"{f.documents:,}"),
+    ("paragraphs", "paragraphs", lambda f: f"{f.paragraphs:,}"),
+    ("unique text", "unique", lambda f: _pct(f.unique_share)),
+    ("boilerplate dropped", "boilerplate", lambda f: _pct(f.boilerplate_share)),
+    ("template paragraphs dropped", "templates",
+     lambda f: f"{_count(f.template_paragraphs)} <span class=muted>{_pct(f.template_share)}</span>"),
+    ("unmeasured documents", "unmeasured", lambda f: f"{f.unmeasured:,}"),
+    ("template passages", "template-passages", lambda f: f"{f.template_passages:,}"),
+    ("rejected: boilerplate", "rejected-boilerplate", lambda f: f"{f.rejected_boilerplate:,}"),
+    ("rejected: templates", "rejected-templates", lambda f: f"{f.rejected_template:,}"),
+]
+
+
 def _folders(data: StoryData) -> str:
+    # each figure carries its heading as data-label: on a phone the heading row is hidden and each cell shows it
     rows = "".join(
-        f"<tr data-folder='{_e(f.folder)}'><td>{_e(f.folder)}</td><td class='n documents'>{f.documents:,}</td>"
-        f"<td class=n>{f.paragraphs:,}</td><td class=n>{_pct(f.unique_share)}</td>"
-        f"<td class='n boilerplate'>{_pct(f.boilerplate_share)}</td>"
-        f"<td class='n templates'>{_count(f.template_paragraphs)} <span class=muted>{_pct(f.template_share)}</span></td>"
-        f"<td class='n unmeasured'>{f.unmeasured:,}</td><td class=n>{f.template_passages:,}</td>"
-        f"<td class=n>{f.rejected_boilerplate:,}</td><td class=n>{f.rejected_template:,}</td></tr>"
+        f"<tr data-folder='{_e(f.folder)}'><td class=folder>{_e(f.folder)}</td>"
+        + "".join(f"<td class='n {css}' data-label='{label}'>{value(f)}</td>" for label, css, value in FOLDER_COLUMNS)
+        + "</tr>"
         for f in data.folders)
+    headings = "".join(f"<th class=n>{label}</th>" for label, _, _ in FOLDER_COLUMNS)
     return ("<h2 id=folders>Source folders</h2><p class=note>Unique text: the share of a folder's paragraph text that "
             "was new to the warehouse when it came. Boilerplate dropped: the share of the characters of its files, "
             "as decoded and not counting whitespace, that are in none of the cleaned paragraphs: the lines the "
@@ -149,11 +170,8 @@ def _folders(data: StoryData) -> str:
             "these counts have none and are left out of both, counted as unmeasured. Template passages: those the "
             "folder's files now repeat often enough to be dropped from its next files. Rejected: files with nothing "
             "left after boilerplate, or only template passages.</p>"
-            "<div class=scroll><table class=folders><thead><tr><th>folder</th><th class=n>documents</th>"
-            "<th class=n>paragraphs</th><th class=n>unique text</th><th class=n>boilerplate dropped</th>"
-            "<th class=n>template paragraphs dropped</th><th class=n>unmeasured documents</th>"
-            "<th class=n>template passages</th><th class=n>rejected: boilerplate</th><th class=n>rejected: templates</th>"
-            f"</tr></thead><tbody>{rows}</tbody></table></div>")
+            f"<div class=scroll><table class=folders><thead><tr><th>folder</th>{headings}</tr></thead>"
+            f"<tbody>{rows}</tbody></table></div>")
 
 
 def _runs(data: StoryData) -> str:

@@ -290,7 +290,12 @@ def _load(browser, page_path: Path) -> dict:
         overflow: document.documentElement.scrollWidth - window.innerWidth,
     })""")
     page.set_viewport_size({"width": 390, "height": 800})
-    shown["phone_overflow"] = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    shown.update(page.evaluate("""() => ({
+        phone_overflow: document.documentElement.scrollWidth - window.innerWidth,
+        phone_table_overflow: Math.max(0, ...[...document.querySelectorAll('.scroll')].map(d => d.scrollWidth - d.clientWidth)),
+        phone_labels: [...document.querySelectorAll('table.folders tbody td[data-label]')].map(td =>
+            getComputedStyle(td, '::before').content === JSON.stringify(td.dataset.label)),
+    })"""))
     page.close()
     return {"requests": requests, "errors": errors, **shown}
 
@@ -310,8 +315,10 @@ def test_the_report_loads_offline_with_its_charts_and_the_sql_counts(browser, re
     stories = {story: [n_outlets, n_docs, True] for story, n_outlets, n_docs in table(db, STORIES)}
     assert {story: counts for story, *counts in seen["stories"]} == stories
     assert [counts for _, *counts in seen["stories"]] == sorted(stories.values(), key=lambda c: (-c[0], -c[1]))
-    # wide tables scroll inside their box: the page itself never scrolls sideways, on a laptop or a phone
-    assert seen["overflow"] <= 0 and seen["phone_overflow"] <= 0
+    # the page never scrolls sideways, on a laptop or a phone; on a phone no table does either: rows become cards
+    # whose figures are labelled with their headings
+    assert seen["overflow"] <= 0 and seen["phone_overflow"] <= 0 and seen["phone_table_overflow"] <= 0
+    assert seen["phone_labels"] and all(seen["phone_labels"])
 
 
 def test_the_folders_table_on_the_page_shows_what_cleaning_dropped(browser, cleaned_db, tmp_path):

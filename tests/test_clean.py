@@ -17,7 +17,7 @@ from flows.clean.metadata import (
     agreement, clean_title, cut_site_name, detect_language, find_author, find_date, pick_headline, published_part,
     url_date,
 )
-from flows.clean.text import clean_text, fallback_text
+from flows.clean.text import clean_text, fallback_text, line_kinds
 from flows.read import RawDocument
 from flows.split import split_paragraphs
 
@@ -495,3 +495,31 @@ def test_a_text_with_no_dateline_takes_the_day_of_its_sidecar_url():
     assert clean_document(dated).published == datetime(2024, 6, 4)  # the text's own dateline comes first
     cleared = dataclasses.replace(raw, sidecar={**raw.sidecar, "published": None})
     assert clean_document(cleared).published is None  # a sidecar's null is the user's word
+
+
+@pytest.mark.parametrize("line, kind", [
+    ("Photo: A member of the city council", "aside"),
+    ("The river at dawn, image courtesy of the harbour board", "aside"),
+    ("Workers at the site on Monday. Getty Images", "aside"),
+    ("The new bridge seen from the east bank. Credit: Alex Writer", "aside"),
+    ("Image caption The new bridge", "aside"),
+    ("The mayor (pictured) opened the bridge on Monday with the council", "aside"),
+    ("The council met on Monday to discuss the bridge and its cost... more", "aside"),
+    ("The new bridge seen from the east bank (Harbour Board). less", "aside"),
+    ("The new bridge seen from the east bank (Harbour Board/A. Writer)", "aside"),
+    ("The new bridge seen from the east bank. HARBOUR BOARD/Writer", "aside"),
+    ("The new bridge seen from the east bank / AFP", "aside"),
+    ("© 2024 The Example Courier", "end"),
+    ("Example Courier Ltd. All rights reserved.", "end"),
+    ("Your email address will not be published.", "chrome"),
+    ("We use cookies to improve your visit: accept them or read our policy", "chrome"),
+    ("The morning briefing: sign up for the newsletter today", "chrome"),
+    ("Get the morning briefing straight to your inbox every day", "chrome"),
+    ("Click here to read the morning briefing from the newsroom", "chrome"),
+    ("Follow us on Twitter for the latest from the newsroom", "chrome"),
+    ("The council voted on Monday to build a new bridge across the river by the end of next year.", "prose"),
+])
+def test_each_caption_credit_copyright_and_prompt_form_is_recognised(line, kind):
+    # the patterns are searched only in lines holding their literals: a needle list that misses one form would
+    # silently stop it from matching
+    assert line_kinds([line]) == [kind]

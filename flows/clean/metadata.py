@@ -53,7 +53,7 @@ _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 def detect_language(text: str, min_hits: int = 5) -> str | None:
     """ISO 639-1 code of the language whose stop words cover the most of `text`, or None if too little text."""
-    counts = Counter(w.lower() for w in _WORD.findall(text[:20000]))
+    counts = Counter(map(str.lower, _WORD.findall(text[:20000])))
     if not counts:
         return None
     # Each language's stop words looked up in the page's word counts: a page has thousands of words, a list dozens.
@@ -100,6 +100,9 @@ _DATE_PATTERNS = [
 ]
 
 
+_TWO_DIGITS = re.compile(r"\d\d")
+
+
 def _day_month(a: int, b: int) -> tuple[int, int] | None:
     """(day, month) of a numeric date written a/b/year, when only one reading is a calendar date."""
     if a > 12 >= b:
@@ -112,6 +115,8 @@ def _day_month(a: int, b: int) -> tuple[int, int] | None:
 def find_date(line: str) -> datetime | None:
     """The first calendar date written in `line` (ISO, month-name forms in the covered languages, and
     unambiguous day/month/year numbers), or None."""
+    if not _TWO_DIGITS.search(line):  # every form has a year of two digits or more
+        return None
     for pattern in _DATE_PATTERNS:
         for m in pattern.finditer(line):
             g = m.groupdict()

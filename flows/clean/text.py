@@ -24,6 +24,23 @@ _WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?…:;。！？][\"'”’»)\]」』]*$")
 _UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 
+
+class _Guarded:
+    """A pattern searched only in lines holding one of `needles`, literals that every match of it contains: the
+    same answer as searching every line, without trying each alternative at each position of a prose line."""
+
+    def __init__(self, pattern: str, needles: tuple[str, ...], flags: int = 0) -> None:
+        self.pattern = re.compile(pattern, flags)
+        self.needles = needles
+
+    def search(self, text: str) -> re.Match | None:
+        return self.pattern.search(text) if any(n in text for n in self.needles) else None
+
+
+def _any(patterns: tuple[_Guarded, ...], text: str) -> bool:
+    return any(p.search(text) for p in patterns)
+
+
 # Lines of a page's interface, never of an article. Generic web vocabulary, matched whole.
 _CHROME = re.compile(
     r"^(?:top of (?:the )?page|bottom of (?:the )?page|back to top|skip to (?:main )?content|"
@@ -60,28 +77,37 @@ _END_MARKER = re.compile(
 )
 # The patterns below are matched against the lowercased line, so they are written in lower case.
 # The page's legal footer.
-_COPYRIGHT = re.compile(r"^(?:©|\(c\)\s*\d{4}|copyright\b)|all rights reserved")
-_PROMPT = re.compile(
+# Searched in lower-cased lines, as the three patterns below.
+_COPYRIGHT = _Guarded(r"^(?:©|\(c\)\s*\d{4}|copyright\b)|all rights reserved",
+                      ("©", "(c)", "copyright", "all rights reserved"))
+_PROMPT = _Guarded(
     r"your email address will not be published|required fields are marked|"
     r"cookies?\b.*\b(?:consent|accept|policy|settings)\b|click here to|sign up for (?:our|the) newsletter|"
     r"subscribe\b.{0,60}\bnewsletters?\b|your inbox\b|opt-in\b|"
-    r"follow (?:us|him|her|them|\w+) on (?:twitter|facebook|instagram)\b"
+    r"follow (?:us|him|her|them|\w+) on (?:twitter|facebook|instagram)\b",
+    ("your email address", "required fields", "cookie", "click here to", "sign up for", "subscribe", "your inbox",
+     "opt-in", "follow "),
 )
 # Photo captions and credits: "PHOTO: ...", "... Credit: Name", "Image caption ...", "Getty Images",
 # a gallery's "... more"/"less" toggle, "(pictured)".
-_CAPTION = re.compile(
-    r"^(?:file )?(?:photo|image|picture|graphic|video)\s*:|(?:photo|image|picture) (?:credit|by|courtesy)\b|"
-    r"(?:getty images|shutterstock|file photo)\b|credits?:\s*[^.]{1,60}$|^image caption\b|"
-    r"\((?:pictured|left|right|centre|center|above|below)\)|(?:\.\.\.|…)\s*more$|[.)]\s*less$"
+_CAPTION = (
+    _Guarded(r"^(?:file )?(?:photo|image|picture|graphic|video)\s*:|(?:photo|image|picture) (?:credit|by|courtesy)\b|"
+             r"(?:getty images|shutterstock|file photo)\b|^image caption\b",
+             ("photo", "image", "picture", "graphic", "video", "shutterstock")),
+    _Guarded(r"credits?:\s*[^.]{1,60}$", ("credit",)),
+    _Guarded(r"\((?:pictured|left|right|centre|center|above|below)\)",
+             ("(pictured)", "(left)", "(right)", "(centre)", "(center)", "(above)", "(below)")),
+    _Guarded(r"(?:\.\.\.|…)\s*more$|[.)]\s*less$", ("more", "less")),
 )
 # The end of a teaser's summary (matched on the line's last characters): a link onward, or text cut off.
 _TEASER_END = re.compile(
     r"(?:read more|continue reading|read the full (?:story|article))\W*$|\w(?:\.\.\.|…|\[…\]|\[\.\.\.\])$"
 )
 # Credits that need their capitals: "(Agency/Name)", "AGENCY/Name Name", "(AP)", "/ AFP".
-_CREDIT = re.compile(
+_CREDIT = _Guarded(
     r"\(\s*(?:[A-Z][\w.&' -]*/)+\s*[A-Z][\w.&', -]*\)\s*$|[A-Z]{2,}(?: [A-Z]{2,})*/[A-Z][a-z]+|"
-    r"[(/]\s*(?:AP|AFP|Reuters|REUTERS|EPA|dpa|Getty Images)\s*\)?\s*$"
+    r"[(/]\s*(?:AP|AFP|Reuters|REUTERS|EPA|dpa|Getty Images)\s*\)?\s*$",
+    ("/", "("),
 )
 
 
@@ -359,7 +385,7 @@ def _has_known_stopwords(lines: list[str]) -> bool:
     """True when the page's long lines (the first 20,000 characters of them) are in a language our
     stop-word lists cover."""
     words = _WORD.findall(" ".join(line for line in lines if len(line) >= 60)[:20000].lower())
-    return sum(w in ALL_STOPWORDS for w in words) >= 0.05 * len(words) > 0
+    return sum(map(ALL_STOPWORDS.__contains__, words)) >= 0.05 * len(words) > 0
 
 
 def _classify(text: str, known: bool = True) -> _Unit:
@@ -387,7 +413,7 @@ def _classify(text: str, known: bool = True) -> _Unit:
     ):
         kind = "chrome"
     elif short and (
-        _TEASER.match(text) or _CAPTION.search(low) or _CREDIT.search(text) or _TEASER_END.search(low[-40:])
+        _TEASER.match(text) or _any(_CAPTION, low) or _CREDIT.search(text) or _TEASER_END.search(low[-40:])
     ):
         kind = "aside"
     elif _is_prose(text, n, lower, known):

@@ -34,11 +34,14 @@ class _Guarded:
         self.needles = needles
 
     def search(self, text: str) -> re.Match | None:
-        return self.pattern.search(text) if any(n in text for n in self.needles) else None
+        return self.pattern.search(text) if any(map(text.__contains__, self.needles)) else None
 
 
 def _any(patterns: tuple[_Guarded, ...], text: str) -> bool:
-    return any(p.search(text) for p in patterns)
+    for p in patterns:
+        if p.search(text):
+            return True
+    return False
 
 
 # Lines of a page's interface, never of an article. Generic web vocabulary, matched whole.

@@ -138,7 +138,7 @@ def _outlets(data: StoryData) -> str:
     return head + cut + f"</p><div class='chart heatmap'>{_heatmap_chart(data.matrix)}</div>"
 
 
-# The folders table's figure columns: heading, the cell's class (tests and the phone layout find cells by it), value.
+# The folders table's figure columns: heading (on a phone, the cell's label), the cell's class, its value.
 FOLDER_COLUMNS = [
     ("documents", "documents", lambda f: f"{f.documents:,}"),
     ("paragraphs", "paragraphs", lambda f: f"{f.paragraphs:,}"),

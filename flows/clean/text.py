@@ -80,7 +80,6 @@ _END_MARKER = re.compile(
 )
 # The patterns below are matched against the lowercased line, so they are written in lower case.
 # The page's legal footer.
-# Searched in lower-cased lines, as the three patterns below.
 _COPYRIGHT = _Guarded(r"^(?:©|\(c\)\s*\d{4}|copyright\b)|all rights reserved",
                       ("©", "(c)", "copyright", "all rights reserved"))
 _PROMPT = _Guarded(

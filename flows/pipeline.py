@@ -12,6 +12,7 @@ from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import TaskRunner
+from prefect.utilities.annotations import quote
 
 from flows import warehouse
 from flows.config import Settings, load_settings
@@ -93,7 +94,8 @@ def ingest_flow(raw: str | None = None, warehouse_path: str | None = None, optio
                 #    The containers' new states and the runs row go in the last batch's transaction, so a run
                 #    of one batch is all or nothing, and a container is read again from where it was until then.
                 with warehouse.transaction(con):
-                    counts += dedup_and_load(con, run, batch, settings)
+                    # quote: Prefect would otherwise walk every document of the batch looking for futures.
+                    counts += dedup_and_load(con, run, quote(batch), settings)
                     summary = ({"run_id": run.run_id, **warehouse.finish_run(con, run, counts, work.scans)}
                                if last else None)
                 seconds += batch.seconds

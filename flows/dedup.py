@@ -189,44 +189,45 @@ class _PassageIndex:
     A text is compared with the leader of every passage one of whose texts shares a key with it, never with the
     passage's other texts: the cost of a text follows the passages it resembles, not their copies, and a copy near
     its leader is found through any of the passage's texts (as a stored passage is, through any of its copies).
-    Most keys are held by one passage: it sits in an array by key number, and only keys held by several have a list."""
+    Most keys are held by one passage: its number sits in a list by key number (Python's list, not numpy: a text has
+    some fifty keys, too few for numpy's per-call cost), and only keys held by several have a list in `more`."""
 
     def __init__(self, n_keys: int) -> None:
-        self.first = np.full(n_keys, -1, dtype=np.int64)  # the number of the first passage holding each key
-        self.shared = np.zeros(n_keys, dtype=bool)  # held by more than one passage: its list is in `more`
+        self.first = [-1] * n_keys  # the number of the first passage holding each key
         self.more: dict[int, list[int]] = {}
         self.leaders: list[int] = []  # passage number -> its leader
         self.number: dict[int, int] = {}
 
-    def passages(self, ids: np.ndarray) -> set[int]:
-        if not len(ids):
-            return set()
-        first = self.first[ids]
-        found = set(first[first >= 0].tolist())
-        if self.more:
-            for k in ids[self.shared[ids]].tolist():
-                found.update(self.more[k])
+    def passages(self, ids: list[int]) -> set[int]:
+        found = set(map(self.first.__getitem__, ids))
+        found.discard(-1)
+        more = self.more
+        if more:
+            for k in more.keys() & ids:
+                found.update(more[k])
         leaders = self.leaders
         return {leaders[n] for n in found}
 
-    def add(self, ids: np.ndarray, leader: int) -> None:
-        if not len(ids):
+    def add(self, ids: list[int], leader: int) -> None:
+        if not ids:
             return
         n = self.number.get(leader)
         if n is None:
             n = self.number[leader] = len(self.leaders)
             self.leaders.append(leader)
-        first = self.first[ids]
-        self.first[ids[first < 0]] = n
-        other = (first >= 0) & (first != n)
-        if other.any():
-            for k, f in zip(ids[other].tolist(), first[other].tolist()):
-                held = self.more.get(k)
-                if held is None:
-                    self.more[k] = [f, n]
-                    self.shared[k] = True
-                elif len(held) < _MAX_PASSAGES_PER_KEY and n not in held:
-                    held.append(n)
+        first, more = self.first, self.more
+        for k in ids:
+            f = first[k]
+            if f == n:
+                continue
+            if f < 0:
+                first[k] = n
+                continue
+            held = more.get(k)
+            if held is None:
+                more[k] = [f, n]
+            elif len(held) < _MAX_PASSAGES_PER_KEY and n not in held:
+                held.append(n)
 
 
 def _keys(v: NewVariant) -> np.ndarray:
@@ -243,25 +244,37 @@ class _Placed:
     root: dict[int, int]
     links: dict[tuple[int, int], float]  # (part's leader, whole's leader) -> share of the part inside
     demoted: set[str]  # stored passages whose leader joined an earlier text
+    # node -> (the leaders it was verified against, in order; what `_place` made of them), for the next round
+    tried: dict[int, tuple[tuple[int, ...], int | None, list[tuple[int, float]]]] = field(default_factory=dict)
 
 
 def cluster_duplicates(batch: _Batch, keyed: _NodeKeys, neighbours: dict[int, set[int]], sh: Shingles,
-                       settings: Settings) -> _Placed:
+                       settings: Settings, before: _Round | None = None) -> _Placed:
     """Place every node, in the order of first appearance, by the leader rule (see `_place`): it joins the passage
     of an earlier leader it matches, or leads a passage of its own. The leaders a text is verified against are those
     of the passages it shares a key with (`_PassageIndex`) or the warehouse relates it to (`stored_neighbours`).
-    Members join leaders only, never each other, so membership cannot chain."""
+    Members join leaders only, never each other, so membership cannot chain.
+
+    `before`: the batch's previous round, when passages were reopened since. A node whose inputs did not change
+    (`_changed`), tried against the same leaders as then, none of them changed, is placed as it was then without
+    being verified again: `_place` would give the same answer."""
     index = _PassageIndex(keyed.n_keys)
     placed = _Placed({}, {}, set())
     # The order of first appearance (then hash) as one number a node: the order texts are placed in and leaders tried.
     nodes = sorted(batch.nodes, key=lambda h: (batch.order[h], h))
     rank = dict(zip(nodes, range(len(nodes))))
+    changed, tried = (set(), {}) if before is None else (_changed(batch, keyed, neighbours, before), before.placed.tried)
     for h in nodes:
-        keys = keyed.of_node(h)
+        keys = keyed.of_node(h).tolist()
         found = index.passages(keys)
         found.update(placed.root[n] for n in neighbours.get(h, ()) if n in placed.root)
-        earlier = sorted(found, key=rank.__getitem__)
-        joined, parts = _place(h, earlier, rank, batch.order, sh, settings)
+        earlier = tuple(sorted(found, key=rank.__getitem__))
+        then = tried.get(h)
+        if then is not None and then[0] == earlier and h not in changed and changed.isdisjoint(earlier):
+            joined, parts = then[1], then[2]
+        else:
+            joined, parts = _place(h, list(earlier), rank, batch.order, sh, settings)
+        placed.tried[h] = (earlier, joined, parts)
         root = h if joined is None else joined
         placed.root[h] = root
         if joined is not None:
@@ -273,6 +286,25 @@ def cluster_duplicates(batch: _Batch, keyed: _NodeKeys, neighbours: dict[int, se
             key = (part, root)
             placed.links[key] = max(share, placed.links.get(key, 0.0))
     return placed
+
+
+@dataclass
+class _Round:
+    """One round of placement, kept for the next: what it placed, and the inputs that decided it."""
+
+    batch: _Batch
+    keyed: _NodeKeys
+    neighbours: dict[int, set[int]]
+    placed: _Placed
+
+
+def _changed(batch: _Batch, keyed: _NodeKeys, neighbours: dict[int, set[int]], before: _Round) -> set[int]:
+    """The nodes whose inputs to `_place` differ from the previous round's: new nodes, and nodes with another first
+    appearance, another stored passage led, keys gained or lost, or other stored relations."""
+    was, none = before.batch, set()
+    return {h for h in batch.nodes
+            if h not in was.nodes or was.order[h] != batch.order[h] or was.passage_of.get(h) != batch.passage_of.get(h)
+            or (h in before.keyed.row) != (h in keyed.row) or neighbours.get(h, none) != before.neighbours.get(h, none)}
 
 
 def _place(h: int, earlier: list[int], rank: dict[int, int], order: dict[int, OrderKey], sh: Shingles,
@@ -383,6 +415,7 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
     rounds = _Rounds()
     # Shared shingles are counted once a pair, whatever the rounds of reopening.
     sh = Shingles({}, settings, {v.norm_hash: v.shingles for v in variants if v.shingles is not None})
+    before: _Round | None = None
     while True:
         batch = _batch(occurrences, variants, stored, settings, rounds)
         early = _displaced(batch, stored) - set(stored.members) if stored.fetch_members is not None else set()
@@ -393,8 +426,9 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
         sh.hashed.update((v.norm_hash, v.shingles) for v in batch.extra if v.norm_hash not in sh.hashed)
         sh.hash_all(batch.nodes)
         # 1. candidates (keys and stored hits), 2. verified against leaders and 3. placed, text by text
-        placed = cluster_duplicates(batch, keyed_nodes(batch, variants),
-                                    stored_neighbours(batch, variants, stored), sh, settings)
+        keyed, neighbours = keyed_nodes(batch, variants), stored_neighbours(batch, variants, stored)
+        placed = cluster_duplicates(batch, keyed, neighbours, sh, settings, before)
+        before = _Round(batch, keyed, neighbours, placed)
         if stored.fetch_members is None:
             break
         reopen = sorted((placed.demoted | _containing(variants, batch, placed, stored, sh, settings, asked)) - set(stored.members))

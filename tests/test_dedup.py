@@ -85,6 +85,39 @@ def test_near_duplicates_join_the_leader_itself_never_a_chain():
     assert len({o.paragraph_id for o in _plan(docs).occurrences}) == 1
 
 
+def _placed_round(docs, before=None):
+    """One round of the leader rule on these documents (nothing stored), after `before`, as plan_dedup runs it."""
+    from flows import dedup
+
+    settings = Settings()
+    occ, var = collect_batch(docs, 1, settings)
+    batch = dedup._batch(occ, var, Stored(), settings, dedup._Rounds())
+    sh = Shingles(dict(batch.norms), settings, {v.norm_hash: v.shingles for v in var})
+    keyed, neighbours = dedup.keyed_nodes(batch, var), dedup.stored_neighbours(batch, var, Stored())
+    return dedup._Round(batch, keyed, neighbours, dedup.cluster_duplicates(batch, keyed, neighbours, sh, settings, before))
+
+
+def test_a_round_placed_again_keeps_only_the_places_whose_inputs_did_not_change(monkeypatch):
+    from flows import dedup
+
+    base = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi".split()
+    texts = [" ".join(base[:12] + ["q1", "q2", "q3", "q4"]), " ".join(base), " ".join(base[4:] + ["p1", "p2", "p3", "p4"])]
+    docs = [make_doc(f"{i}.txt", [t], published=datetime(2025, 1, 1 + i)) for i, t in enumerate(texts)]
+    docs.append(make_doc("other.txt", [OTHER_PARAGRAPH], published=datetime(2025, 1, 9)))
+    first, middle, last, other = (collect_batch([d], 1, Settings())[0][0].norm_hash for d in docs)
+    fresh = _placed_round(docs).placed.root
+    assert fresh[middle] == first and fresh[last] == last  # as in the chain test above
+    # A previous round without the first text: the middle one led, the last joined it.
+    before = _placed_round(docs[1:])
+    assert before.placed.root[last] == middle
+    placed = []
+    real = dedup._place
+    monkeypatch.setattr(dedup, "_place", lambda h, *args: placed.append(h) or real(h, *args))
+    assert _placed_round(docs, before).placed.root == fresh
+    # The first text is new and the others meet it, so they are placed again; the unrelated one keeps its place.
+    assert sorted(placed) == sorted([first, middle, last])
+
+
 def test_paraphrases_are_not_near_duplicates():
     a = "The Pentagon said on Monday it has no plans to withdraw its troops from Iraq."
     b = "Iraq's prime minister wants American forces to leave, but officials in Washington say they will stay."
@@ -145,10 +178,10 @@ def test_a_key_held_by_many_passages_brings_the_earliest_of_them():
     keyed = _NodeKeys.of([0, 1], [_keys(v), _keys(other)])
     index = _PassageIndex(keyed.n_keys)
     for leader in range(2 * _MAX_PASSAGES_PER_KEY):
-        index.add(keyed.of_node(0), 1000 + leader)
-    assert index.passages(keyed.of_node(0)) == set(range(1000, 1000 + _MAX_PASSAGES_PER_KEY))
+        index.add(keyed.of_node(0).tolist(), 1000 + leader)
+    assert index.passages(keyed.of_node(0).tolist()) == set(range(1000, 1000 + _MAX_PASSAGES_PER_KEY))
     # Band and sentence keys are two kinds: a sentence key never meets a band key of the same value.
-    assert index.passages(keyed.of_node(1)) == set()
+    assert index.passages(keyed.of_node(1).tolist()) == set()
     assert keyed.n_keys == 3 and len(keyed.of_node(2)) == 0
 
 

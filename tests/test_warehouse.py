@@ -433,6 +433,33 @@ def _generated_corpus_runs(tmp_path: Path) -> list:
     return docs
 
 
+def test_a_round_after_a_reopening_places_again_only_what_it_changed_as_placing_all_would(tmp_path: Path, monkeypatch):
+    sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
+    import syndication
+    from conftest import SHARED
+
+    import flows.dedup as dedup
+
+    if not (SHARED / "benchmarks").is_dir():
+        pytest.skip("../shared/benchmarks is not available")
+    settings = Settings()
+    docs = syndication.prepared(syndication.generate(syndication.load_gold()[:60], 6, seed=3), settings)
+    docs.sort(key=lambda d: ("original" in d.row.source_path, d.row.source_path))  # later runs reopen passages
+    placed, rounds = [], []
+    real_place, real_cluster = dedup._place, dedup.cluster_duplicates
+    monkeypatch.setattr(dedup, "_place", lambda *args: placed.append(args[0]) or real_place(*args))
+    monkeypatch.setattr(dedup, "cluster_duplicates", lambda *args: rounds.append(args[5]) or real_cluster(*args))
+    syndication.ingest(tmp_path / "kept.duckdb", docs, settings, batches=4)
+    kept = len(placed)
+    assert any(before is not None for before in rounds)  # this corpus has a round after a reopening
+    # Every round placing every node afresh.
+    monkeypatch.setattr(dedup, "cluster_duplicates", lambda *args: real_cluster(*args[:5]))
+    syndication.ingest(tmp_path / "afresh.duckdb", docs, settings, batches=4)
+    assert kept < len(placed) - kept
+    for q in AS_ONE_RUN + ("SELECT paragraph_id, text, first_doc_id, n_occurrences FROM paragraphs ORDER BY 1",):
+        assert table(tmp_path / "kept.duckdb", q) == table(tmp_path / "afresh.duckdb", q)
+
+
 def test_a_batch_skips_only_the_writes_that_would_change_nothing(tmp_path: Path, monkeypatch):
     # load._BATCH_SQL: a statement whose needed batch tables are empty is not sent. The same three runs with every
     # statement sent leave the same warehouse, and both kinds of batch occur: with and without repoints.

@@ -76,8 +76,9 @@ class Settings:
     settle_seconds: float = 1.0
     # Files larger than this are rejected unread (bytes; for .gz files, the decompressed size).
     max_file_bytes: int = 20 * 1024 * 1024
-    # Files per Prefect task: big enough to amortise task overhead, small enough to spread.
-    chunk_files: int = 100
+    # Files per Prefect task: big enough to amortise task overhead (each task run sets up a Prefect client in its
+    # worker, some 50 ms), small enough to spread a batch over the workers.
+    chunk_files: int = 250
     # Files deduplicated and written together; bounds a run's memory whatever its size.
     batch_files: int = 2000
     # How long a command waits for the warehouse while another process holds it (seconds; 0: fail at once).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, deque
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
@@ -44,19 +44,27 @@ def dedup_and_load(con: duckdb.DuckDBPyConnection, run: warehouse.RunRecord, bat
     return counts
 
 
+# Batches being prepared while the current one is deduplicated and written. With one, the workers sat idle whenever
+# a batch's dedup took longer than the next batch's preparation (a batch of a story's hundreds of copies, say); two
+# keep them busy, at the cost of holding one more prepared batch.
+PREPARED_AHEAD = 2
+
+
 def prepared_batches(found: Discovery, work: Work, settings: Settings, runner: TaskRunner,
                      templates: dict) -> Iterator[tuple[ChunkResult, bool]]:
     """The run's files and containers' records in batches of `batch_files` documents, each prepared by parallel
-    chunk tasks on `runner`, with whether it is the last; the next batch is already being prepared while the
-    current one is deduplicated and written. Chunks are merged in file order, whichever finishes first."""
+    chunk tasks on `runner`, with whether it is the last; the next `PREPARED_AHEAD` batches are already being
+    prepared while the current one is deduplicated and written. Chunks are merged in file order, whichever finishes
+    first."""
     batches = chunked(work.items, settings.batch_files) or [[]]
     submit = lambda files: runner.map(prepare_chunk, {  # noqa: E731
         "files": chunked(files, settings.chunk_files), "settings": unmapped(settings), "templates": unmapped(templates)})
-    pending = submit(batches[0])
+    pending = deque(map(submit, batches[:PREPARED_AHEAD]))
     for i in range(len(batches)):
-        following = submit(batches[i + 1]) if i + 1 < len(batches) else None
-        yield merge_chunks(pending.result(), found.rejected + work.rejected if i == 0 else []), following is None
-        pending = following
+        if i + PREPARED_AHEAD < len(batches):
+            pending.append(submit(batches[i + PREPARED_AHEAD]))
+        last = i == len(batches) - 1
+        yield merge_chunks(pending.popleft().result(), found.rejected + work.rejected if i == 0 else []), last
 
 
 @flow(name="ingest", validate_parameters=False)

@@ -76,8 +76,8 @@ class Settings:
     settle_seconds: float = 1.0
     # Files larger than this are rejected unread (bytes; for .gz files, the decompressed size).
     max_file_bytes: int = 20 * 1024 * 1024
-    # Files per Prefect task: big enough to amortise task overhead (each task run sets up a Prefect client in its
-    # worker, some 50 ms), small enough to spread a batch over the workers.
+    # Files per Prefect task: big enough to amortise task overhead (a task run costs its worker, the flow process
+    # and Prefect's server some tenths of a second between them), small enough to spread a batch over the workers.
     chunk_files: int = 250
     # Files deduplicated and written together; bounds a run's memory whatever its size.
     batch_files: int = 2000

@@ -293,7 +293,7 @@ class _Round:
     """One round of placement, kept for the next: what it placed, and the inputs that decided it."""
 
     batch: _Batch
-    keyed: _NodeKeys
+    keyed: dict[int, int]  # the nodes that had keys (`_NodeKeys.row`; not their keys, which the round no longer needs)
     neighbours: dict[int, set[int]]
     placed: _Placed
 
@@ -304,7 +304,7 @@ def _changed(batch: _Batch, keyed: _NodeKeys, neighbours: dict[int, set[int]], b
     was, none = before.batch, set()
     return {h for h in batch.nodes
             if h not in was.nodes or was.order[h] != batch.order[h] or was.passage_of.get(h) != batch.passage_of.get(h)
-            or (h in before.keyed.row) != (h in keyed.row) or neighbours.get(h, none) != before.neighbours.get(h, none)}
+            or (h in before.keyed) != (h in keyed.row) or neighbours.get(h, none) != before.neighbours.get(h, none)}
 
 
 def _place(h: int, earlier: list[int], rank: dict[int, int], order: dict[int, OrderKey], sh: Shingles,
@@ -428,7 +428,7 @@ def plan_dedup(occurrences: list[Occurrence], variants: list[NewVariant], stored
         # 1. candidates (keys and stored hits), 2. verified against leaders and 3. placed, text by text
         keyed, neighbours = keyed_nodes(batch, variants), stored_neighbours(batch, variants, stored)
         placed = cluster_duplicates(batch, keyed, neighbours, sh, settings, before)
-        before = _Round(batch, keyed, neighbours, placed)
+        before = _Round(batch, keyed.row, neighbours, placed)
         if stored.fetch_members is None:
             break
         reopen = sorted((placed.demoted | _containing(variants, batch, placed, stored, sh, settings, asked)) - set(stored.members))

@@ -94,7 +94,8 @@ def _placed_round(docs, before=None):
     batch = dedup._batch(occ, var, Stored(), settings, dedup._Rounds())
     sh = Shingles(dict(batch.norms), settings, {v.norm_hash: v.shingles for v in var})
     keyed, neighbours = dedup.keyed_nodes(batch, var), dedup.stored_neighbours(batch, var, Stored())
-    return dedup._Round(batch, keyed, neighbours, dedup.cluster_duplicates(batch, keyed, neighbours, sh, settings, before))
+    placed = dedup.cluster_duplicates(batch, keyed, neighbours, sh, settings, before)
+    return dedup._Round(batch, keyed.row, neighbours, placed)
 
 
 def test_a_round_placed_again_keeps_only_the_places_whose_inputs_did_not_change(monkeypatch):

@@ -81,6 +81,8 @@ class Settings:
     chunk_files: int = 250
     # Files deduplicated and written together; bounds a run's memory whatever its size.
     batch_files: int = 2000
+    # ... and at most this many input bytes (0: no bound): memory follows what a batch holds, and files vary in size.
+    batch_bytes: int = 0
     # How long a command waits for the warehouse while another process holds it (seconds; 0: fail at once).
     lock_wait_seconds: float = 600.0
     # DuckDB's memory cap during a run (it spills to disk beyond it).
@@ -193,6 +195,7 @@ def _validate(s: Settings, source: str) -> None:
         (0.0 < s.template_share <= 1.0, "template_share must be in (0, 1]"),
         (s.chunk_files > 0, "chunk_files must be positive"),
         (s.batch_files > 0, "batch_files must be positive"),
+        (s.batch_bytes >= 0, "batch_bytes must be 0 or more"),
         (s.min_words >= 1, "min_words must be at least 1"),
         (s.task_runner in TASK_RUNNERS, f"task_runner must be one of {', '.join(TASK_RUNNERS)}"),
         (s.workers >= 0, "workers must be 0 (the default count) or more"),

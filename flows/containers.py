@@ -65,6 +65,11 @@ class RecordSlice:
         """Documents it stands for in a chunk: one a record (see FoundFile.weight)."""
         return len(self.refs)
 
+    @property
+    def input_bytes(self) -> int:
+        """Bytes it gives a batch to hold (its records' lengths)."""
+        return sum(r.length for r in self.refs)
+
 
 @dataclass
 class Work:

@@ -36,6 +36,11 @@ class FoundFile:
         """Documents it stands for in a chunk (a slice of a container's records stands for each of them)."""
         return 1
 
+    @property
+    def input_bytes(self) -> int:
+        """Bytes it gives a batch to hold (its size on disk)."""
+        return self.size
+
 
 @dataclass
 class Discovery:
@@ -137,15 +142,18 @@ def _relative(path: Path, raw_dir: Path) -> str:
     return path.relative_to(raw_dir).as_posix()
 
 
-def chunked(items: list, size: int) -> list[list]:
+def chunked(items: list, size: int, max_bytes: int = 0) -> list[list]:
     """Split the work list (files, and slices of containers' records) into chunks of at most `size` documents by
-    their `weight`, in order; an item heavier than `size` is a chunk of its own."""
+    their `weight`, in order, and, given `max_bytes`, of at most that many input bytes; an item heavier than either is
+    a chunk of its own."""
     out: list[list] = []
-    held = size
+    held = held_bytes = 0
     for item in items:
-        if held + item.weight > size:
+        n = item.input_bytes if max_bytes else 0
+        if not out or held + item.weight > size or (max_bytes and held_bytes + n > max_bytes):
             out.append([])
-            held = 0
+            held = held_bytes = 0
         out[-1].append(item)
         held += item.weight
+        held_bytes += n
     return out

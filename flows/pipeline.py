@@ -56,7 +56,7 @@ def prepared_batches(found: Discovery, work: Work, settings: Settings, runner: T
     chunk tasks on `runner`, with whether it is the last; the next `PREPARED_AHEAD` batches are already being
     prepared while the current one is deduplicated and written. Chunks are merged in file order, whichever finishes
     first."""
-    batches = chunked(work.items, settings.batch_files) or [[]]
+    batches = chunked(work.items, settings.batch_files, settings.batch_bytes) or [[]]
     submit = lambda files: runner.map(prepare_chunk, {  # noqa: E731
         "files": chunked(files, settings.chunk_files), "settings": unmapped(settings), "templates": unmapped(templates)})
     pending = deque(map(submit, batches[:PREPARED_AHEAD]))

@@ -65,6 +65,20 @@ def test_chunks_keep_order_and_size_counting_a_slice_of_records_by_its_records()
     assert chunked([files[0], three, one, files[1]], 2) == [[files[0]], [three], [one, files[1]]]
 
 
+def test_chunks_bounded_by_bytes_too_close_at_whichever_bound_comes_first():
+    from flows.containers import RecordRef, RecordSlice
+    from flows.discover import FoundFile
+
+    files = [FoundFile(Path(f"{i}.txt"), f"{i}.txt", size, 0) for i, size in enumerate([40, 70, 20, 20, 20, 500, 10])]
+    # 100 bytes at most: 40+70 is over, 70+20 is not; a 500-byte file is a chunk of its own.
+    assert chunked(files, 3, 100) == [files[0:1], files[1:3], files[3:5], files[5:6], files[6:7]]
+    assert chunked(files, 2, 0) == [files[0:2], files[2:4], files[4:6], files[6:]]
+    feed = FoundFile(Path("f.jsonl"), "f.jsonl", 1000, 0)
+    big = RecordSlice(feed, "jsonl", tuple(RecordRef(str(n), n * 60, 60, "") for n in range(2)))
+    # A slice weighs its records' lengths (120 bytes), not its container's size.
+    assert chunked([files[2], big, files[3]], 10, 100) == [[files[2]], [big], [files[3]]]
+
+
 def test_hostile_entries_are_rejected_with_reasons_not_crashes(tmp_path: Path):
     raw = tmp_path / "raw"
     raw.mkdir()

@@ -60,7 +60,9 @@ def test_chunks_and_batches_do_not_change_the_warehouse(seeds_copy: Path, tmp_pa
     shutil.copytree(EXAMPLES, seeds_copy / "examples")
     ingest_flow(str(seeds_copy), str(tmp_path / "a.duckdb"), {"chunk_files": 1, "batch_files": 2})
     ingest_flow(str(seeds_copy), str(tmp_path / "b.duckdb"), {"chunk_files": 100})
-    assert snapshot(tmp_path / "a.duckdb") == snapshot(tmp_path / "b.duckdb")
+    # Batches bounded by bytes: here every file is a batch of its own.
+    ingest_flow(str(seeds_copy), str(tmp_path / "c.duckdb"), {"batch_bytes": 1})
+    assert snapshot(tmp_path / "a.duckdb") == snapshot(tmp_path / "b.duckdb") == snapshot(tmp_path / "c.duckdb")
     assert table(tmp_path / "a.duckdb", "SELECT count(*) FROM runs") == [(1,)]
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
@@ -273,7 +274,7 @@ def cluster_duplicates(batch: _Batch, keyed: _NodeKeys, neighbours: dict[int, se
         if then is not None and then[0] == earlier and h not in changed and changed.isdisjoint(earlier):
             joined, parts = then[1], then[2]
         else:
-            joined, parts = _place(h, list(earlier), rank, batch.order, sh, settings)
+            joined, parts = _place(h, earlier, rank, batch.order, sh, settings)
         placed.tried[h] = (earlier, joined, parts)
         root = h if joined is None else joined
         placed.root[h] = root
@@ -307,7 +308,7 @@ def _changed(batch: _Batch, keyed: _NodeKeys, neighbours: dict[int, set[int]], b
             or (h in before.keyed) != (h in keyed.row) or neighbours.get(h, none) != before.neighbours.get(h, none)}
 
 
-def _place(h: int, earlier: list[int], rank: dict[int, int], order: dict[int, OrderKey], sh: Shingles,
+def _place(h: int, earlier: Sequence[int], rank: dict[int, int], order: dict[int, OrderKey], sh: Shingles,
            settings: Settings) -> tuple[int | None, list[tuple[int, float]]]:
     """Where text h goes among the earlier leaders it is related to: (leader it joins or None, parts it links to).
 

@@ -54,8 +54,8 @@ def prepared_batches(found: Discovery, work: Work, settings: Settings, runner: T
                      templates: dict) -> Iterator[tuple[ChunkResult, bool]]:
     """The run's files and containers' records in batches of `batch_files` documents (and `batch_bytes` input
     bytes, when set), each prepared by parallel chunk tasks on `runner`, with whether it is the last; the next
-    `PREPARED_AHEAD` batches are already being prepared while the current one is deduplicated and written. Chunks are merged in file order, whichever finishes
-    first."""
+    `PREPARED_AHEAD` batches are already being prepared while the current one is deduplicated and written. Chunks
+    are merged in file order, whichever finishes first."""
     batches = chunked(work.items, settings.batch_files, settings.batch_bytes) or [[]]
     submit = lambda files: runner.map(prepare_chunk, {  # noqa: E731
         "files": chunked(files, settings.chunk_files), "settings": unmapped(settings), "templates": unmapped(templates)})

@@ -3,6 +3,8 @@ or neither), pair by pair on Python sets or for many pairs at once in numpy."""
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from flows.config import Settings
@@ -125,7 +127,7 @@ class Shingles:
             inter = self.overlaps[(a, b)] = len(self.get(a) & self.get(b))
         return inter
 
-    def common_with(self, h: int, others: list[int]) -> dict[int, int]:
+    def common_with(self, h: int, others: Sequence[int]) -> dict[int, int]:
         """Shingles h has in common with each of `others`, counted on their sets and not kept: a text is compared
         with every leader it shares a key with, and keeping each count took more memory than the sets (`keep` the
         ones needed later)."""
